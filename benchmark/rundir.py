@@ -1,0 +1,218 @@
+"""The run directory: the one contract between the generate, detect and report stages.
+
+Each stage reads only what an earlier stage wrote here, so any stage can be re-run, resumed or replaced on
+its own. Every write is atomic (a temp file in the same folder, then ``os.replace``), so an interrupted
+or failed write leaves the previous file intact; every JSON carries a ``schema`` that readers check.
+
+Layout (see ARCHITECTURE.md)::
+
+    runs/<run>/run.json
+    runs/<run>/generators/<gen>/{checkpoints/, samples/, losses.csv, fakes/}
+    runs/<run>/detectors/<det>@<gen>/{checkpoint.pt, history.csv, eval.json}
+    runs/<run>/metrics/<gen>.json
+    runs/<run>/report/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.errors import DeepbenchError
+
+SCHEMA_VERSION = 1
+RECORDED_PACKAGES = ("deepbench", "torch", "torchvision", "timm", "torch-fidelity", "numpy", "scikit-learn")
+
+
+def schema_name(kind: str) -> str:
+    """The ``schema`` value of a JSON of this kind, e.g. ``deepbench.run/1``."""
+    return f"deepbench.{kind}/{SCHEMA_VERSION}"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it replaces ``path``, on any error it is removed.
+
+    The temp file lives in the destination folder so that ``os.replace`` is a same-file-system rename,
+    which is atomic: readers see the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except OSError as error:
+        tmp_path.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise DeepbenchError(f"disk full while writing {path}; free space and run again "
+                                 f"(the previous file, if any, is intact)") from error
+        raise
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any], kind: str) -> Path:
+    """Atomically write ``data`` as JSON with ``schema`` set to this kind's current schema."""
+    document = {"schema": schema_name(kind), **data}
+    return write_text(path, json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
+    """Read a JSON written by :func:`write_json`, failing with a message that names the file."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeepbenchError(f"{path} does not exist; run the stage that writes it first") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DeepbenchError(f"{path} is not valid JSON ({error}); delete it and run the stage again") from None
+    expected = schema_name(kind)
+    found = document.get("schema") if isinstance(document, dict) else None
+    if found != expected:
+        raise DeepbenchError(f"{path} has schema {found!r}, expected {expected!r}; "
+                             f"it was written by another version or is not a {kind} file")
+    return document
+
+
+def write_csv(path: str | os.PathLike, frame) -> Path:
+    """Atomically write a pandas ``DataFrame`` as CSV without its index."""
+    return write_text(path, frame.to_csv(index=False))
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Atomically ``torch.save`` a checkpoint: a crash mid-save keeps the last good one."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check it is the kind the caller expects.
+
+    Checkpoints carry a ``kind`` entry (e.g. ``generator:dcgan``) so that loading one model's checkpoint
+    into another fails with a message instead of a wall of missing-key errors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DeepbenchError(f"checkpoint {path} does not exist; check the path or train first")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several unrelated types for damaged files
+        raise DeepbenchError(f"checkpoint {path} is corrupt or not a deepbench checkpoint "
+                             f"({type(error).__name__}); delete it and train again") from None
+    if not isinstance(state, dict):
+        raise DeepbenchError(f"checkpoint {path} is not a deepbench checkpoint; train again")
+    if expected_kind is not None and state.get("kind") != expected_kind:
+        raise DeepbenchError(f"checkpoint {path} holds {state.get('kind')!r}, not {expected_kind!r}; "
+                             f"pass a checkpoint of {expected_kind}")
+    return state
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages whose behaviour the numbers depend on."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def now() -> str:
+    """The current UTC time in ISO 8601, as run records store it."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of one run directory; creating the object touches nothing on disk."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    def generator(self, name: str) -> Path:
+        return self.root / "generators" / name
+
+    def checkpoints(self, generator: str) -> Path:
+        return self.generator(generator) / "checkpoints"
+
+    def samples(self, generator: str) -> Path:
+        return self.generator(generator) / "samples"
+
+    def fakes(self, generator: str) -> Path:
+        return self.generator(generator) / "fakes"
+
+    def detector(self, detector: str, generator: str) -> Path:
+        return self.root / "detectors" / f"{detector}@{generator}"
+
+    def metrics(self, generator: str) -> Path:
+        return self.root / "metrics" / f"{generator}.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def generators(self) -> list[str]:
+        """Names of the generators that have a folder in this run, sorted."""
+        folder = self.root / "generators"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def start(self, command: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+        """Record a stage's start in ``run.json``, keeping earlier stages' records of the same run."""
+        record = self.read_record() if self.run_json.exists() else {"stages": []}
+        record.pop("schema", None)
+        record["stages"].append({"command": command, "config": config, "seed": seed,
+                                 "versions": package_versions(), "started": now(), "finished": None})
+        write_json(self.run_json, record, "run")
+        return record
+
+    def finish(self) -> dict[str, Any]:
+        """Stamp the end time of the latest stage in ``run.json``."""
+        record = self.read_record()
+        record.pop("schema")
+        record["stages"][-1]["finished"] = now()
+        write_json(self.run_json, record, "run")
+        return record
+
+    def read_record(self) -> dict[str, Any]:
+        """``run.json``, validated."""
+        record = read_json(self.run_json, "run")
+        if not isinstance(record.get("stages"), list):
+            raise DeepbenchError(f"{self.run_json} has no 'stages' list; delete it or use a new --out")
+        return record

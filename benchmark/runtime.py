@@ -1,0 +1,58 @@
+"""Seeding and device choice, so that the same command and seed give the same numbers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.errors import DeepbenchError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python, NumPy and torch (all devices) and return the seed, for recording in ``run.json``."""
+    if not 0 <= seed < 2**32:
+        raise DeepbenchError(f"seed {seed} is out of range; pass --seed between 0 and {2**32 - 1}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return seed
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when a GPU is present; asking for ``cuda`` without one is an error, not a fallback."""
+    if name not in DEVICE_CHOICES:
+        raise DeepbenchError(f"unknown device {name!r}; pass --device {'|'.join(DEVICE_CHOICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeepbenchError("--device cuda was asked for but no CUDA GPU is visible; pass --device cpu or auto")
+    return torch.device(name)
+
+
+def cache_root() -> Path:
+    """Where deepbench keeps caches and default data: ``$DEEPBENCH_CACHE``, else ``~/.cache/deepbench``."""
+    return Path(os.environ.get("DEEPBENCH_CACHE") or Path.home() / ".cache" / "deepbench")
+
+
+_verbosity = 0
+
+
+def set_verbosity(level: int) -> None:
+    """-1 quiet (no progress bars, warnings only), 0 normal, 1 verbose (debug logging)."""
+    global _verbosity
+    _verbosity = level
+    logging.basicConfig(level={-1: logging.WARNING, 0: logging.INFO}.get(level, logging.DEBUG),
+                        format="%(message)s", force=True)
+
+
+def show_progress() -> bool:
+    """Whether long loops draw a progress bar."""
+    return _verbosity >= 0
