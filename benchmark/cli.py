@@ -17,6 +17,9 @@ from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
 from benchmark.runtime import DEVICE_CHOICES, set_verbosity
 from benchmark.sources import DATASETS
+from generators.generate import generate as generate_sets
+from generators.registry import GENERATORS, GANConfig
+from generators.train import TrainConfig
 
 
 class DeepbenchGroup(click.Group):
@@ -89,20 +92,64 @@ def datasets(data_root: Path | None):
         click.echo(f"  {'folder':<14} found    {folder}  use --dataset folder:{folder}")
 
 
+def generator_help() -> str:
+    return "Generator to train (repeatable): " + ", ".join(GENERATORS.names()) + "."
+
+
 @main.command()
 @click.option("--dataset", default=data.DEFAULT_DATASET, show_default=True, help=dataset_help())
-@click.option("--generator", "generators", multiple=True, help="Generator to train (repeatable).")
-@click.option("--epochs", type=int, help="Training epochs.")
-@click.option("--lr", type=float, help="Adam learning rate of both networks.")
+@click.option("--generator", "generators", multiple=True, default=("dcgan",), show_default=True,
+              help=generator_help())
+@out_option(None)
+@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True, help="Training epochs.")
+@click.option("--max-steps", type=int, help="Stop after this many steps, before --epochs ends.")
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, help="Adam learning rate of both networks (sets --lr-g and --lr-d).")
+@click.option("--lr-g", type=float, default=TrainConfig.lr_g, show_default=True, help="Generator learning rate.")
+@click.option("--lr-d", type=float, default=TrainConfig.lr_d, show_default=True,
+              help="Discriminator learning rate (higher than --lr-g: TTUR).")
+@click.option("--beta1", type=float, default=TrainConfig.beta1, show_default=True, help="Adam beta1.")
+@click.option("--nz", type=int, default=GANConfig.nz, show_default=True, help="Latent size.")
+@click.option("--ngf", type=int, default=GANConfig.ngf, show_default=True, help="Generator width.")
+@click.option("--ndf", type=int, default=GANConfig.ndf, show_default=True, help="Discriminator width.")
+@click.option("--label-smoothing", type=float, default=0.0, show_default=True,
+              help="One-sided: real targets become 1 - this (e.g. 0.1).")
+@click.option("--instance-noise", type=float, default=0.0, show_default=True,
+              help="Std of noise on D's inputs, annealed to 0 (e.g. 0.1).")
+@click.option("--feature-matching", is_flag=True, help="G matches D's mean features on real data.")
+@click.option("--minibatch-std", is_flag=True, help="Minibatch standard deviation feature in D.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral norm on D's layers (drops D's BatchNorm).")
+@click.option("--ema", "ema_decay", type=float, default=0.0, show_default=True,
+              help="EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA generator.")
+@click.option("--sample-every", type=int, default=TrainConfig.sample_every, show_default=True)
+@click.option("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every, show_default=True)
+@click.option("--score-every", type=int, default=TrainConfig.score_every, show_default=True,
+              help="Steps between quality scores that choose checkpoints/best.pt.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Only sample from this checkpoint.")
 @click.option("--num-samples", type=int, help="Fakes to write [default: size of the real test split].")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
-@out_option(None)
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the images to this many channels.")
+@click.option("--image-size", type=int, help="Resize the images to this square size (28, 32 or 64).")
 @seed_and_device
 @data_options
-def generate(**options):
+def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
+             label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, ema_decay,
+             sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, channels, image_size,
+             seed, device, data_root, download):
     """Train generators on a data set and write a synthetic data set of fakes."""
-    raise not_yet_available("generate", "the generators")
+    train_config = TrainConfig(
+        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr or lr_g, lr_d=lr or lr_d, beta1=beta1,
+        label_smoothing=label_smoothing, instance_noise=instance_noise, feature_matching=feature_matching,
+        ema_decay=ema_decay, sample_every=sample_every, checkpoint_every=checkpoint_every, score_every=score_every,
+        seed=seed)
+    gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+    results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
+                            device, data_root, download, int(channels) if channels else None, image_size,
+                            scorer_factory=pipeline.domain_quality_scorer)
+    for result in results:
+        trained = f"trained {result.trained_steps} steps in {result.seconds:.0f} s, " if result.trained_steps else ""
+        click.echo(f"{result.generator}: {trained}{result.num_samples} fakes from {result.checkpoint.name} "
+                   f"(step {result.step}) in {result.fakes}")
 
 
 @main.command()
@@ -135,11 +182,16 @@ def report(**options):
 @main.command()
 @click.option("--dataset", default=data.DEFAULT_DATASET, show_default=True, help=dataset_help())
 @out_option("runs/default")
+@click.option("--epochs", type=int, default=pipeline.RUN_EPOCHS, show_default=True, help="Generator training epochs.")
+@click.option("--max-steps", type=int, help="Stop generator training after this many steps.")
+@click.option("--num-samples", type=int, help="Fakes per generator [default: size of the real test split].")
 @seed_and_device
 @data_options
-def run(dataset: str, seed: int, device: str, out: Path, data_root: Path | None, download: bool):
+def run(dataset: str, out: Path, epochs: int, max_steps: int | None, num_samples: int | None, seed: int,
+        device: str, data_root: Path | None, download: bool):
     """Run the whole benchmark on one data set: generate, detect, report."""
-    outcome = pipeline.run(dataset, out, seed=seed, device=device, data_root=data_root, download=download)
+    outcome = pipeline.run(dataset, out, seed=seed, device=device, data_root=data_root, download=download,
+                           epochs=epochs, max_steps=max_steps, num_samples=num_samples)
     for stage in outcome.stages:
         click.echo(f"{stage.name:<9} {stage.status}: {stage.message}")
     click.echo(f"run directory: {out}")

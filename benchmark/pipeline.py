@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import data
+from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
+from generators.generate import generate
+from generators.train import Scorer, TrainConfig
+from reports.domain import DomainScorer, train_domain_classifier
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +35,32 @@ class RunOutcome:
     stages: list[StageOutcome] = field(default_factory=list)
 
 
-UNBUILT_STAGES = ("generate", "detect", "report")
+UNBUILT_STAGES = ("detect", "report")
+RUN_GENERATORS = ("dcgan", "cdcgan")  # the conditional one only where the data has classes
+RUN_EPOCHS = 2
+SCORE_REALS = 1000
+
+
+def domain_quality_scorer(train_set: ImageDataset, test_set: ImageDataset) -> Scorer | None:
+    """KID on a domain classifier's features against held-out reals: the signal that picks ``best.pt``.
+
+    A data set with one class cannot train that classifier; training then keeps ``last.pt`` only.
+    """
+    if len(train_set.classes) < 2:
+        log.info("one class: no domain classifier, so no quality score; sampling will use last.pt")
+        return None
+    classifier = train_domain_classifier(train_set)
+    reals, _ = test_set.tensors()
+    return DomainScorer(classifier, reals[:SCORE_REALS])
 
 
 def run(dataset: str = data.DEFAULT_DATASET, out: str | os.PathLike = "runs/default", seed: int = 0,
-        device: str = "auto", data_root: str | os.PathLike | None = None, download: bool = False) -> RunOutcome:
-    """Check the data, record the run in ``run.json`` and run every stage this version has."""
+        device: str = "auto", data_root: str | os.PathLike | None = None, download: bool = False,
+        epochs: int = RUN_EPOCHS, max_steps: int | None = None, num_samples: int | None = None) -> RunOutcome:
+    """Check the data, record the run in ``run.json`` and run every stage this version has.
+
+    ``epochs``, ``max_steps`` and ``num_samples`` shorten the generator stage for quick runs.
+    """
     seed_everything(seed)
     torch_device = resolve_device(device)
     splits = {split: data.load(dataset, split, data_root, download) for split in data.SPLITS}
@@ -47,7 +71,14 @@ def run(dataset: str = data.DEFAULT_DATASET, out: str | os.PathLike = "runs/defa
     run_dir.start("run", config, seed)
     outcome = RunOutcome(run_dir)
     outcome.stages.append(StageOutcome("data", "done", f"{splits['train']!r}; {splits['test']!r}"))
+    conditional_ok = len(splits["train"].classes) >= 2
+    names = RUN_GENERATORS if conditional_ok else tuple(n for n in RUN_GENERATORS if not n.startswith("c"))
+    sets = generate(dataset, names, out, TrainConfig(epochs=epochs, max_steps=max_steps, seed=seed),
+                    num_samples=num_samples, device=device, data_root=data_root, download=download,
+                    scorer_factory=domain_quality_scorer)
+    outcome.stages.append(StageOutcome("generate", "done", "; ".join(
+        f"{s.generator}: {s.num_samples} fakes (step {s.step} of {s.trained_steps})" for s in sets)))
     for name in UNBUILT_STAGES:
         outcome.stages.append(StageOutcome(name, "not yet available", "this stage is not built in this version"))
-    run_dir.finish()
+    run_dir.finish("run")
     return outcome

@@ -202,11 +202,14 @@ class RunDir:
         write_json(self.run_json, record, "run")
         return record
 
-    def finish(self) -> dict[str, Any]:
-        """Stamp the end time of the latest stage in ``run.json``."""
+    def finish(self, command: str) -> dict[str, Any]:
+        """Stamp the end time of the latest unfinished ``command`` stage in ``run.json``."""
         record = self.read_record()
         record.pop("schema")
-        record["stages"][-1]["finished"] = now()
+        open_stages = [s for s in record["stages"] if s["command"] == command and s["finished"] is None]
+        if not open_stages:
+            raise DeepbenchError(f"{self.run_json} has no unfinished {command!r} stage; it was changed meanwhile")
+        open_stages[-1]["finished"] = now()
         write_json(self.run_json, record, "run")
         return record
 

@@ -42,7 +42,7 @@ def test_datasets_lists_what_is_found(tmp_path):
 
 
 def test_unbuilt_command_says_so_and_writes_nothing(tmp_path):
-    result = invoke("detect", "--run", str(tmp_path / "run"))
+    result = invoke("report", "--run", str(tmp_path / "run"))
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "not yet available" in result.output
     assert not (tmp_path / "run").exists()
@@ -59,10 +59,11 @@ def test_unknown_data_set_lists_known_names(tmp_path):
     assert result.exit_code == 1 and "known: embedded, mnist" in result.output
 
 
-def test_run_on_embedded_data_records_the_run(tmp_path):
-    result = invoke("-q", "run", "--out", str(tmp_path / "run"), "--seed", "3", "--device", "cpu")
+def test_run_records_the_run(tmp_path):
+    result = invoke("-q", "run", "--dataset", "embedded:4", "--out", str(tmp_path / "run"), "--seed", "3",
+                    "--device", "cpu", "--max-steps", "2", "--num-samples", "4")
     assert result.exit_code == 0, result.output
-    assert "data      done: InMemoryImages(embedded (train): 12000 images" in result.output
-    stage = RunDir(tmp_path / "run").read_record()["stages"][-1]
-    assert stage["command"] == "run" and stage["seed"] == 3 and stage["config"]["dataset"] == "embedded"
-    assert stage["config"]["train_images"] == 12000 and stage["finished"]
+    assert "data      done: InMemoryImages(embedded:4 (train):" in result.output
+    stage = RunDir(tmp_path / "run").read_record()["stages"][0]
+    assert stage["command"] == "run" and stage["seed"] == 3 and stage["config"]["dataset"] == "embedded:4"
+    assert stage["config"]["train_images"] == 1184 and stage["finished"]

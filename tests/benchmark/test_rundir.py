@@ -82,11 +82,13 @@ def test_checkpoint_load_refuses_pickled_code(tmp_path):
 def test_run_record_keeps_every_stage(tmp_path):
     run = RunDir(tmp_path / "run")
     run.start("generate", {"dataset": "embedded"}, seed=1)
-    run.finish()
-    record = run.start("detect", {"detector": "cnn"}, seed=2)
+    run.start("detect", {"detector": "cnn"}, seed=2)
+    record = run.finish("generate")
     assert [s["command"] for s in record["stages"]] == ["generate", "detect"]
     stored = run.read_record()
     assert stored["stages"][0]["finished"] is not None and stored["stages"][1]["finished"] is None
+    with pytest.raises(DeepbenchError, match="no unfinished 'report' stage"):
+        run.finish("report")
     assert stored["stages"][1]["versions"]["torch"] == metadata.version("torch")
     assert stored["stages"][1]["seed"] == 2
 

@@ -1,0 +1,99 @@
+"""Sampling a synthetic data set: lossless PNGs at the data's size and a manifest that says where each came from.
+
+The fakes folder is written beside its final place and renamed into it at the end, so ``fakes/`` is either
+the previous complete set or the new complete set, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torchvision.transforms.v2.functional import to_pil_image
+from tqdm.auto import tqdm
+
+from benchmark.errors import DeepbenchError
+from benchmark.rundir import load_checkpoint, write_csv
+from benchmark.runtime import show_progress
+from generators.registry import GAN, GANConfig, create_gan
+
+
+@dataclass
+class LoadedGenerator:
+    gan: GAN
+    network: torch.nn.Module  # the EMA generator when training kept one
+    checkpoint: Path
+    sha256: str
+    step: int
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> LoadedGenerator:
+    """Rebuild a generator from a training checkpoint (``last.pt`` or ``best.pt``)."""
+    checkpoint = Path(checkpoint)
+    state = load_checkpoint(checkpoint)
+    if not str(state.get("kind", "")).startswith("generator:"):
+        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a generator; pass a checkpoint "
+                             f"from generators/<name>/checkpoints/")
+    spec = state["gan"]
+    gan = create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
+                     GANConfig(**spec["config"]))
+    weights = state["generator"]
+    if state.get("ema"):
+        weights = {key.removeprefix("module."): value for key, value in state["ema"].items()
+                   if key.startswith("module.")}
+    gan.generator.load_state_dict(weights)
+    network = gan.generator.to(device).eval()
+    return LoadedGenerator(gan, network, checkpoint, file_sha256(checkpoint), state["step"])
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> uint8 with the rounding ``torchvision.utils.save_image`` uses."""
+    return images.add(1).mul(127.5).add(0.5).clamp(0, 255).to(torch.uint8)
+
+
+@torch.no_grad()
+def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int, seed: int = 0,
+                 batch_size: int = 500, classes: list[str] | None = None, progress: bool | None = None) -> pd.DataFrame:
+    """Write ``num_samples`` PNG fakes and ``manifest.csv`` into ``out_dir``; conditional labels cycle evenly."""
+    if num_samples < 1:
+        raise DeepbenchError(f"--num-samples must be at least 1, got {num_samples}")
+    out_dir = Path(out_dir)
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    gan, device = loaded.gan, next(loaded.network.parameters()).device
+    noise = torch.Generator().manual_seed(seed)
+    rows = []
+    show = show_progress() if progress is None else progress
+    for start in tqdm(range(0, num_samples, batch_size), desc=f"sampling {gan.name}", unit="batch", disable=not show):
+        count = min(batch_size, num_samples - start)
+        z = torch.randn(count, gan.config.nz, generator=noise).to(device)
+        labels = (torch.arange(start, start + count) % gan.num_classes).to(device) if gan.conditional else None
+        images = to_uint8(loaded.network(z, labels)).cpu()
+        for offset, image in enumerate(images):
+            index = start + offset
+            name = f"{index:06d}.png"
+            to_pil_image(image).save(partial / name, format="PNG")  # 1 channel stays gray (make_grid would not)
+            label = int(labels[offset]) if labels is not None else None
+            rows.append({"file": name, "label": label,
+                         "class": classes[label] if classes and label is not None else None,
+                         "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
+                         "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256})
+    manifest = pd.DataFrame(rows)
+    write_csv(partial / "manifest.csv", manifest)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    partial.rename(out_dir)
+    return manifest

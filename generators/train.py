@@ -1,0 +1,314 @@
+"""The adversarial training loop: plain, resumable bit for bit, and watched for divergence.
+
+One step is pytorch/examples' DCGAN step (update D on a real and a fake batch, then G), with the usual
+stabilisers as small named options: TTUR (separate learning rates), one-sided label smoothing, annealed
+instance noise, feature matching, EMA of G's weights, and in the models spectral norm and minibatch
+standard deviation. Real images stay in memory as one uint8 tensor and are scaled per batch.
+
+Reproducibility: the data order of epoch ``e`` comes from its own generator seeded by ``(seed, e)`` and all
+sampling noise from one generator whose state is checkpointed with the models, optimizers, EMA and step,
+so ``resume=True`` continues exactly where the checkpoint stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from benchmark.errors import DeepbenchError
+from benchmark.rundir import load_checkpoint, save_checkpoint, write_csv
+from benchmark.runtime import show_progress
+from generators.losses import discriminator_loss, generator_loss, real_probability
+from generators.progress import save_loss_plot, save_sample_grid
+from generators.registry import GAN
+
+log = logging.getLogger(__name__)
+LOSS_COLUMNS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options. Defaults: Adam 2e-4, betas (0.5, 0.999), batch 64, as in the DCGAN paper."""
+
+    epochs: int = 10
+    max_steps: int | None = None  # stop earlier than ``epochs`` (quick runs; a later --resume goes on)
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4  # a higher D rate is TTUR (Heusel et al. 2017)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - this
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
+    feature_matching: bool = False  # G matches the mean of D's features on real data (Salimans et al. 2016)
+    ema_decay: float = 0.0  # EMA of G's weights (0: off); the EMA generator is the one sampled from
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    score_every: int = 1000
+    divergence_patience: int = 1000  # steps with D(x) > 0.99 and D(G(z)) < 0.01 before training stops
+    seed: int = 0
+
+    def __post_init__(self):
+        positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d"):
+            if not 0 < getattr(self, name) < 1:
+                raise DeepbenchError(f"{name} must lie in (0, 1), got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise DeepbenchError(f"label_smoothing must lie in [0, 0.5), got {self.label_smoothing}")
+        if not 0 <= self.ema_decay < 1:
+            raise DeepbenchError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if self.instance_noise < 0:
+            raise DeepbenchError(f"instance_noise must be >= 0, got {self.instance_noise}")
+
+
+@dataclass
+class TrainResult:
+    step: int
+    best_step: int | None
+    best_score: float | None
+    seconds: float
+    checkpoint: Path
+
+
+Scorer = Callable[[torch.Tensor], float]  # fake images in [-1, 1] -> quality, lower is better
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of G's tanh."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def checkpoint_kind(gan: GAN) -> str:
+    return f"generator:{gan.name}"
+
+
+class Trainer:
+    """Trains one GAN into ``out`` (its ``generators/<name>/`` folder of the run directory)."""
+
+    def __init__(self, gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path, config: TrainConfig,
+                 device: torch.device | str = "cpu", scorer: Scorer | None = None, score_samples: int = 1000):
+        expected = (gan.channels, gan.image_size, gan.image_size)
+        if images.dtype != torch.uint8 or tuple(images.shape[1:]) != expected:
+            raise DeepbenchError(f"training images are {images.dtype} {tuple(images.shape[1:])} but {gan.name} "
+                                 f"was built for uint8 {expected}; pass --channels/--image-size to convert")
+        if len(images) < config.batch_size:
+            raise DeepbenchError(f"{len(images)} training images are fewer than one batch of {config.batch_size}; "
+                                 f"lower --batch-size")
+        self.gan, self.config, self.device = gan, config, torch.device(device)
+        self.images = images
+        self.labels = labels.long() if gan.conditional else torch.zeros(len(images), dtype=torch.long)
+        self.out, self.scorer, self.score_samples = Path(out), scorer, score_samples
+        self.G, self.D = gan.generator.to(self.device), gan.discriminator.to(self.device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+                    if config.ema_decay else None)
+        self.noise = torch.Generator(self.device).manual_seed(config.seed)
+        self.steps_per_epoch = len(images) // config.batch_size
+        self.schedule_steps = config.epochs * self.steps_per_epoch  # annealing follows epochs, not max_steps,
+        self.total_steps = min(self.schedule_steps, config.max_steps or math.inf)  # so a stop can resume exactly
+        self.step, self.history, self.best_step, self.best_score, self.seconds = 0, [], None, None, 0.0
+        self.order, self.order_epoch = torch.empty(0, dtype=torch.long), -1
+        fixed = torch.Generator().manual_seed(config.seed + 1)  # its own stream: grids never shift training noise
+        self.fixed_z = torch.randn(64, gan.config.nz, generator=fixed).to(self.device)
+        self.fixed_labels = self.class_cycle(64)
+        self.score_z = torch.randn(score_samples, gan.config.nz, generator=fixed).to(self.device)
+        self.score_labels = self.class_cycle(score_samples)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoints"
+
+    def class_cycle(self, count: int) -> torch.Tensor | None:
+        """Labels 0, 1, ..., K-1, 0, ... for conditional sampling; None for unconditional GANs."""
+        return torch.arange(count, device=self.device) % self.gan.num_classes if self.gan.conditional else None
+
+    def sampler(self) -> torch.nn.Module:
+        """The network fakes come from: the EMA generator when EMA is on."""
+        return self.ema.module if self.ema is not None else self.G
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"kind": checkpoint_kind(self.gan), "gan": self.gan.describe(), "train": asdict(self.config),
+                "step": self.step, "seconds": self.seconds, "generator": self.G.state_dict(),
+                "discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+                "noise_rng": self.noise.get_state(), "history": self.history,
+                "best_step": self.best_step, "best_score": self.best_score}
+
+    def save(self, name: str) -> Path:
+        return save_checkpoint(self.checkpoint_dir / name, self.state())
+
+    def resume(self) -> None:
+        """Load ``last.pt``; the architecture and every option but the length of training must match."""
+        path = self.checkpoint_dir / "last.pt"
+        state = load_checkpoint(path, checkpoint_kind(self.gan))
+        if state["gan"] != self.gan.describe():
+            raise DeepbenchError(f"{path} was trained with {state['gan']}, not {self.gan.describe()}; "
+                                 f"resume with the same options or use a new --out")
+        length = {"epochs", "max_steps"}
+        changed = [f.name for f in fields(TrainConfig)
+                   if f.name not in length and state["train"][f.name] != getattr(self.config, f.name)]
+        if changed:
+            raise DeepbenchError(f"{path} was trained with other {', '.join(changed)}; resume with the same "
+                                 f"options (only --epochs may change) or use a new --out")
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.noise.set_state(state["noise_rng"])
+        self.step, self.seconds, self.history = state["step"], state["seconds"], state["history"]
+        self.best_step, self.best_score = state["best_step"], state["best_score"]
+        log.info("resumed %s from step %d", self.gan.name, self.step)
+
+    # -- one step ------------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        if self.order_epoch != epoch:
+            order_rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            self.order, self.order_epoch = torch.randperm(len(self.images), generator=order_rng), epoch
+        rows = self.order[index * self.config.batch_size:(index + 1) * self.config.batch_size]
+        return to_unit_range(self.images[rows].to(self.device)), self.labels[rows].to(self.device)
+
+    def noisy(self, images: torch.Tensor, std: float) -> torch.Tensor:
+        """Instance noise (Sønderby et al. 2017): blurs D's view of both distributions early on."""
+        if std == 0:
+            return images
+        return images + std * torch.randn(images.shape, generator=self.noise, device=self.device)
+
+    def train_step(self, step: int) -> dict:
+        config, kind = self.config, self.D.loss
+        real, real_labels = self.batch(step)
+        batch = len(real)
+        z = torch.randn(batch, self.gan.config.nz, generator=self.noise, device=self.device)
+        fake_labels = (torch.randint(self.gan.num_classes, (batch,), generator=self.noise, device=self.device)
+                       if self.gan.conditional else torch.zeros(batch, dtype=torch.long, device=self.device))
+        g_labels = fake_labels if self.gan.conditional else None
+        d_labels = real_labels if self.gan.conditional else None
+        std = config.instance_noise * max(0.0, 1.0 - step / self.schedule_steps)
+
+        fake = self.G(z, g_labels)
+        out_real, features_real = self.D(self.noisy(real, std), d_labels)
+        out_fake, _ = self.D(self.noisy(fake.detach(), std), g_labels)
+        loss_d = discriminator_loss(kind, out_real, out_fake, real_labels, fake_labels, config.label_smoothing)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        out_g, features_fake = self.D(self.noisy(fake, std), g_labels)
+        if config.feature_matching:
+            loss_g = F.mse_loss(features_fake.mean(0), features_real.detach().mean(0))
+        else:
+            loss_g = generator_loss(kind, out_g, fake_labels)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
+        with torch.no_grad():
+            d_real = real_probability(kind, out_real, real_labels).mean().item()
+            d_fake = real_probability(kind, out_fake, fake_labels).mean().item()
+        return {"step": step + 1, "epoch": step // self.steps_per_epoch + 1, "loss_d": loss_d.item(),
+                "loss_g": loss_g.item(), "d_real": d_real, "d_fake": d_fake}
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def check_divergence(self, row: dict) -> None:
+        """Stop on NaN/inf losses or a discriminator that has won outright for ``divergence_patience`` steps."""
+        good = f"the last good checkpoint is {self.checkpoint_dir / 'last.pt'}"
+        if not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g")):
+            raise DeepbenchError(f"{self.gan.name} diverged at step {row['step']} (loss_d={row['loss_d']}, "
+                                 f"loss_g={row['loss_g']}); {good}; lower --lr or add --spectral-norm")
+        recent = self.history[-self.config.divergence_patience:]
+        if len(recent) == self.config.divergence_patience and all(
+                r["d_real"] > 0.99 and r["d_fake"] < 0.01 for r in recent):
+            raise DeepbenchError(f"{self.gan.name} collapsed: D(x) > 0.99 and D(G(z)) < 0.01 for the last "
+                                 f"{len(recent)} steps (to step {row['step']}); {good}; try --label-smoothing "
+                                 f"0.1, --instance-noise 0.1 or --spectral-norm")
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 500) -> torch.Tensor:
+        """Fakes in [-1, 1] from the sampling network in eval mode (BatchNorm uses running statistics)."""
+        network = self.sampler()
+        was_training = network.training
+        network.eval()
+        parts = [network(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size])
+                 for i in range(0, len(z), batch_size)]
+        network.train(was_training)
+        return torch.cat(parts)
+
+    def score(self) -> None:
+        """Score a fixed sample; keep ``best.pt`` when it is the best so far (GANs can get worse late)."""
+        value = float(self.scorer(self.generate(self.score_z, self.score_labels)))
+        self.history[-1]["quality"] = value
+        if self.best_score is None or value < self.best_score:
+            self.best_step, self.best_score = self.step, value
+            self.save("best.pt")
+
+    def write_logs(self) -> None:
+        frame = pd.DataFrame(self.history)
+        write_csv(self.out / "losses.csv", frame)
+        save_loss_plot(frame, self.out / "losses.png", self.gan.name)
+
+    def fit(self, progress: bool | None = None) -> TrainResult:
+        """Train to ``total_steps``; checkpoints, grids, scores and logs along the way."""
+        config = self.config
+        show = show_progress() if progress is None else progress
+        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.gan.name, unit="step", disable=not show)
+        started = time.perf_counter() - self.seconds
+        while self.step < self.total_steps:
+            row = self.train_step(self.step)
+            self.history.append(row)
+            try:
+                self.check_divergence(row)
+            except DeepbenchError:
+                self.write_logs()  # the curves up to the failure help to diagnose it
+                raise
+            self.step += 1
+            self.seconds = time.perf_counter() - started
+            bar.update()
+            bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
+                            d_real=f"{row['d_real']:.2f}", d_fake=f"{row['d_fake']:.2f}", refresh=False)
+            finished = self.step == self.total_steps
+            if self.step % config.sample_every == 0 or finished:
+                save_sample_grid(self.generate(self.fixed_z, self.fixed_labels),
+                                 self.out / "samples" / f"step_{self.step:06d}.png")
+            if self.scorer is not None and (self.step % config.score_every == 0 or finished):
+                self.score()
+            if self.step % config.checkpoint_every == 0 or finished:
+                self.save("last.pt")
+                self.write_logs()
+        bar.close()
+        if not self.history:
+            self.write_logs()
+        return TrainResult(self.step, self.best_step, self.best_score, self.seconds, self.checkpoint_dir / "last.pt")
+
+
+def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path, config: TrainConfig | None = None,
+          device: torch.device | str = "cpu", resume: bool = False, scorer: Scorer | None = None,
+          progress: bool | None = None) -> TrainResult:
+    """Train ``gan`` on uint8 ``images`` into ``out``; with ``resume`` continue from ``out``'s last checkpoint.
+
+    Without ``resume``, an existing checkpoint is an error rather than something to overwrite.
+    """
+    trainer = Trainer(gan, images, labels, out, config or TrainConfig(), device, scorer)
+    last = trainer.checkpoint_dir / "last.pt"
+    if resume:
+        trainer.resume()
+    elif last.exists():
+        raise DeepbenchError(f"{last} exists; pass --resume to continue that training or use a new --out")
+    return trainer.fit(progress)

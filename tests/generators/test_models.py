@@ -1,0 +1,56 @@
+"""Every GAN builds for every supported size and channel count, and refuses what it cannot build."""
+
+import pytest
+import torch
+
+from benchmark.errors import DeepbenchError
+from generators.registry import GENERATORS, GANConfig, create_gan
+
+SMALL = GANConfig(nz=8, ngf=8, ndf=8)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cdcgan", "capsgan", "ccapsgan"])
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 32), (3, 64), (1, 8)])
+def test_shapes(name, channels, size):
+    gan = create_gan(name, channels, size, num_classes=10, config=SMALL)
+    labels = torch.tensor([0, 3, 9]) if gan.conditional else None
+    images = gan.generator(torch.randn(3, 8), labels)
+    assert images.shape == (3, channels, size, size)
+    assert images.min() >= -1 and images.max() <= 1
+    output, features = gan.discriminator(images, labels)
+    expected = (3,) if gan.discriminator.loss == "bce" else (3, (10 if gan.conditional else 1) + 1)
+    assert output.shape == expected and features.shape[0] == 3
+    if gan.discriminator.loss == "margin":
+        assert ((output >= 0) & (output < 1)).all()  # capsule lengths are probabilities
+
+
+def test_conditional_generator_depends_on_the_label():
+    gan = create_gan("cdcgan", 1, 28, num_classes=10, config=SMALL).generator.eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    images = gan(z, torch.tensor([1, 7]))
+    assert not torch.allclose(images[0], images[1])
+
+
+def test_options_reach_the_models():
+    gan = create_gan("dcgan", 1, 28, config=GANConfig(nz=8, ngf=8, ndf=8, spectral_norm=True, minibatch_std=True))
+    names = [name for name, _ in gan.discriminator.named_parameters()]
+    assert any("parametrizations.weight" in name for name in names)  # spectral norm applied
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in gan.discriminator.modules())
+    routing = create_gan("capsgan", 1, 28, config=GANConfig(routing_iterations=5)).discriminator.routing
+    assert routing.iterations == 5
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: create_gan("stylegan", 1, 28), "unknown generator 'stylegan'; known: dcgan, cdcgan, capsgan, ccapsgan"),
+    (lambda: create_gan("dcgan", 1, 30), "image size 30 is not supported"),
+    (lambda: create_gan("dcgan", 1, (28, 32)), "need square images"),
+    (lambda: create_gan("cdcgan", 1, 28, num_classes=1), "cdcgan is class-conditional and needs"),
+    (lambda: GANConfig(nz=0), "nz must be at least 1"),
+])
+def test_bad_requests_are_clear_errors(call, message):
+    with pytest.raises(DeepbenchError, match=message):
+        call()
+
+
+def test_registry_lists_all_generators():
+    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan"]

@@ -1,0 +1,174 @@
+"""Training moves fakes toward the data, resumes bit for bit, and stops on divergence keeping the last good state."""
+
+import pandas as pd
+import pytest
+import torch
+
+from benchmark.data import load
+from benchmark.errors import DeepbenchError
+from benchmark.rundir import load_checkpoint
+from generators.registry import GANConfig, create_gan
+from generators.sample import load_generator, sample_fakes, to_uint8
+from generators.train import TrainConfig, Trainer, to_unit_range, train
+
+TINY = GANConfig(nz=8, ngf=8, ndf=8)
+
+
+def blobs(count=256, seed=0):
+    """8x8 gray images: a bright 4x4 square in one of two corners (the class), dark elsewhere, a little noise."""
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 2
+    images = torch.randint(0, 30, (count, 1, 8, 8), generator=rng, dtype=torch.uint8)
+    images[labels == 0, :, :4, :4] = 230
+    images[labels == 1, :, 4:, 4:] = 230
+    return images, labels
+
+
+def distance_to_data(gan, images):
+    """Mean absolute difference between the mean fake and the mean real image, in [-1, 1] units."""
+    gan.generator.eval()
+    with torch.no_grad():
+        fakes = gan.generator(torch.randn(256, TINY.nz, generator=torch.Generator().manual_seed(5)),
+                              torch.arange(256) % 2 if gan.conditional else None)
+    gan.generator.train()
+    return (fakes.mean(0) - to_unit_range(images).mean(0)).abs().mean().item()
+
+
+@pytest.mark.parametrize("name", ["dcgan", "capsgan"])
+def test_training_moves_fakes_toward_the_data(tmp_path, name):
+    torch.manual_seed(0)
+    images, labels = blobs()
+    gan = create_gan(name, 1, 8, config=TINY)
+    before = distance_to_data(gan, images)
+    train(gan, images, labels, tmp_path, TrainConfig(epochs=40, batch_size=32, lr_g=1e-3, lr_d=1e-3,
+                                                     sample_every=10**6, checkpoint_every=10**6), progress=False)
+    after = distance_to_data(gan, images)
+    assert after < 0.5 * before, (before, after)
+    assert (tmp_path / "losses.csv").exists() and (tmp_path / "losses.png").exists()
+    assert (tmp_path / "samples" / "step_000320.png").exists()
+
+
+def test_conditional_training_produces_the_asked_class(tmp_path):
+    torch.manual_seed(0)
+    images, labels = blobs()
+    gan = create_gan("cdcgan", 1, 8, num_classes=2, config=TINY)
+    train(gan, images, labels, tmp_path, TrainConfig(epochs=60, batch_size=32, lr_g=1e-3, lr_d=1e-3,
+                                                     sample_every=10**6, checkpoint_every=10**6), progress=False)
+    gan.generator.eval()
+    with torch.no_grad():
+        fakes = gan.generator(torch.randn(200, TINY.nz), torch.arange(200) % 2)
+    top_left = fakes[:, 0, :4, :4].mean((1, 2)) > fakes[:, 0, 4:, 4:].mean((1, 2))
+    asked_top_left = torch.arange(200) % 2 == 0
+    assert (top_left == asked_top_left).float().mean() > 0.9
+
+
+def run_steps(out, steps, resume=False, name="cdcgan"):
+    torch.manual_seed(123)  # model initialisation
+    images, labels = blobs(128)
+    gan = create_gan(name, 1, 8, num_classes=2, config=TINY)
+    config = TrainConfig(epochs=10, max_steps=steps, batch_size=16, instance_noise=0.1, label_smoothing=0.1,
+                         ema_decay=0.9, sample_every=7, checkpoint_every=1000, seed=4)
+    train(gan, images, labels, out, config, resume=resume, progress=False)
+    return load_checkpoint(out / "checkpoints" / "last.pt")
+
+
+def test_resume_is_bit_identical(tmp_path):
+    straight = run_steps(tmp_path / "straight", 80)
+    run_steps(tmp_path / "split", 40)
+    resumed = run_steps(tmp_path / "split", 80, resume=True)
+    assert resumed["step"] == straight["step"] == 80
+    for part in ("generator", "discriminator", "ema"):
+        for key, value in straight[part].items():
+            assert torch.equal(value, resumed[part][key]), (part, key)
+    assert torch.equal(straight["noise_rng"], resumed["noise_rng"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / "losses.csv"),
+                                  pd.read_csv(tmp_path / "split" / "losses.csv"))
+
+
+def test_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
+    run_steps(tmp_path, 5)
+    with pytest.raises(DeepbenchError, match="last.pt exists; pass --resume"):
+        run_steps(tmp_path, 10)
+
+
+def test_resume_refuses_another_models_checkpoint(tmp_path):
+    run_steps(tmp_path, 5, name="cdcgan")
+    (tmp_path / "checkpoints" / "last.pt").rename(tmp_path / "checkpoints" / "other.pt")
+    run_steps(tmp_path / "caps", 5, name="ccapsgan")
+    (tmp_path / "checkpoints" / "other.pt").rename(tmp_path / "caps" / "checkpoints" / "last.pt")
+    with pytest.raises(DeepbenchError, match="holds 'generator:cdcgan', not 'generator:ccapsgan'"):
+        run_steps(tmp_path / "caps", 10, resume=True, name="ccapsgan")
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    images, labels = blobs(128)
+    gan = create_gan("dcgan", 1, 8, config=TINY)
+    forward, calls = gan.discriminator.forward, []
+
+    def poisoned(x, labels=None):
+        calls.append(1)
+        output, features = forward(x, labels)
+        return (output * float("nan"), features) if len(calls) > 3 * 25 else (output, features)
+
+    gan.discriminator.forward = poisoned
+    config = TrainConfig(epochs=10, batch_size=16, checkpoint_every=10, sample_every=10**6)
+    with pytest.raises(DeepbenchError, match="diverged at step 26 .*last good checkpoint is .*last.pt"):
+        train(gan, images, labels, tmp_path, config, progress=False)
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    assert state["step"] == 20
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+    assert len(pd.read_csv(tmp_path / "losses.csv")) == 26  # the log shows the failing step
+
+
+def test_a_discriminator_that_wins_outright_stops_training(tmp_path):
+    images, labels = blobs(64)
+    trainer = Trainer(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path,
+                      TrainConfig(divergence_patience=3))
+    trainer.history = [{"step": s, "loss_d": 0.0, "loss_g": 9.0, "d_real": 0.999, "d_fake": 0.001}
+                       for s in range(1, 4)]
+    with pytest.raises(DeepbenchError, match="collapsed: D\\(x\\) > 0.99 and D\\(G\\(z\\)\\) < 0.01 for the last 3"):
+        trainer.check_divergence(trainer.history[-1])
+    trainer.history[-1]["d_fake"] = 0.2
+    trainer.check_divergence(trainer.history[-1])
+
+
+def test_a_scorer_keeps_the_best_checkpoint(tmp_path):
+    images, labels = blobs(128)
+    scores = iter([3.0, 1.0, 2.0])
+    result = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path,
+                   TrainConfig(epochs=3, batch_size=16, score_every=8, sample_every=10**6),
+                   scorer=lambda fakes: next(scores), progress=False)
+    assert (result.step, result.best_step, result.best_score) == (24, 16, 1.0)
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["step"] == 16
+    assert pd.read_csv(tmp_path / "losses.csv")["quality"].dropna().tolist() == [3.0, 1.0, 2.0]
+
+
+def test_bad_training_options_name_the_value():
+    with pytest.raises(DeepbenchError, match="lr_d must lie in \\(0, 1\\), got 5"):
+        TrainConfig(lr_d=5)
+    with pytest.raises(DeepbenchError, match="fewer than one batch of 64"):
+        Trainer(create_gan("dcgan", 1, 8, config=TINY), *blobs(10), "/nonexistent", TrainConfig())
+    with pytest.raises(DeepbenchError, match="built for uint8 \\(1, 28, 28\\)"):
+        Trainer(create_gan("dcgan", 1, 28, config=TINY), *blobs(100), "/nonexistent", TrainConfig())
+
+
+def test_sampled_fakes_match_their_manifest_and_the_network(tmp_path):
+    images, labels = blobs(128)
+    train(create_gan("cdcgan", 1, 8, num_classes=2, config=TINY), images, labels, tmp_path / "gen",
+          TrainConfig(epochs=1, batch_size=16), progress=False)
+    loaded = load_generator(tmp_path / "gen" / "checkpoints" / "last.pt")
+    manifest = sample_fakes(loaded, tmp_path / "fakes", 25, seed=3, batch_size=10, classes=["tl", "br"],
+                            progress=False)
+    written = sorted(p.name for p in (tmp_path / "fakes").glob("*.png"))
+    assert written == manifest["file"].tolist() and len(written) == 25
+    assert manifest["label"].tolist() == [i % 2 for i in range(25)]
+    assert set(manifest["class"]) == {"tl", "br"} and set(manifest["generator"]) == {"cdcgan"}
+    assert set(manifest["checkpoint_sha256"]) == {loaded.sha256}
+    on_disk = pd.read_csv(tmp_path / "fakes" / "manifest.csv")
+    assert on_disk["file"].tolist() == written
+    stored, _ = load(f"folder:{tmp_path / 'fakes'}").tensors(progress=False)
+    noise = torch.Generator().manual_seed(3)
+    z = torch.cat([torch.randn(count, TINY.nz, generator=noise) for count in (10, 10, 5)])  # as sampled, by batch
+    with torch.no_grad():
+        expected = to_uint8(loaded.network(z, torch.arange(25) % 2))
+    assert torch.equal(stored, expected)  # lossless PNGs of exactly what the network made
