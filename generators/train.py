@@ -110,7 +110,9 @@ class Trainer:
         self.images = images
         self.labels = labels.long() if gan.conditional else torch.zeros(len(images), dtype=torch.long)
         self.out, self.scorer, self.score_samples = Path(out), scorer, score_samples
-        self.G, self.D = gan.generator.to(self.device), gan.discriminator.to(self.device)
+        # channels_last: oneDNN's and cuDNN's fast convolution layout (measured 8-15% faster on 2 CPU cores)
+        self.G = gan.generator.to(self.device, memory_format=torch.channels_last)
+        self.D = gan.discriminator.to(self.device, memory_format=torch.channels_last)
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
@@ -183,7 +185,8 @@ class Trainer:
             order_rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
             self.order, self.order_epoch = torch.randperm(len(self.images), generator=order_rng), epoch
         rows = self.order[index * self.config.batch_size:(index + 1) * self.config.batch_size]
-        return to_unit_range(self.images[rows].to(self.device)), self.labels[rows].to(self.device)
+        real = to_unit_range(self.images[rows].to(self.device)).contiguous(memory_format=torch.channels_last)
+        return real, self.labels[rows].to(self.device)
 
     def noisy(self, images: torch.Tensor, std: float) -> torch.Tensor:
         """Instance noise (Sønderby et al. 2017): blurs D's view of both distributions early on."""
