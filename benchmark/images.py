@@ -49,6 +49,11 @@ def resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.resize(images, list(size), interpolation=F.InterpolationMode.BILINEAR, antialias=True)
 
 
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]: the range of a GAN generator's tanh, which every network here takes."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
 def as_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     """Normalise an ``image_size`` option: one int means a square."""
     if size is None:

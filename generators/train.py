@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
+from benchmark.images import to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint, write_csv
 from benchmark.runtime import show_progress
 from generators.losses import discriminator_loss, generator_loss, real_probability
@@ -83,11 +84,6 @@ class TrainResult:
 
 
 Scorer = Callable[[torch.Tensor], float]  # fake images in [-1, 1] -> quality, lower is better
-
-
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the range of G's tanh."""
-    return images.float().div_(127.5).sub_(1.0)
 
 
 def checkpoint_kind(gan: GAN) -> str:

@@ -27,7 +27,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
-from benchmark.images import ImageDataset, as_size
+from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint
 from benchmark.runtime import cache_root, resolve_device, show_progress
 
@@ -89,7 +89,7 @@ def to_model_input(images: torch.Tensor) -> torch.Tensor:
     The check catches the usual mistake of passing [0, 255] floats, which the network would silently misread.
     """
     if images.dtype == torch.uint8:
-        return images.float().div_(127.5).sub_(1.0)
+        return to_unit_range(images)
     _require(images.is_floating_point(), f"images must be uint8 or float in [-1, 1], got {images.dtype}")
     low, high = torch.aminmax(images.detach())
     _require(low >= -1.001 and high <= 1.001, f"float images must lie in [-1, 1], got values in "
