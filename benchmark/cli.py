@@ -17,6 +17,11 @@ from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
 from benchmark.runtime import DEVICE_CHOICES, set_verbosity
 from benchmark.sources import DATASETS
+from detectors.detect import FORMAT_MATCH_CHOICES, parse_eval_fakes
+from detectors.detect import detect as run_detectors
+from detectors.detector import DetectorConfig
+from detectors.networks import NETWORKS
+from detectors.perturb import PERTURBATIONS
 from generators.generate import generate as generate_sets
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
@@ -152,19 +157,43 @@ def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, 
                    f"(step {result.step}) in {result.fakes}")
 
 
+def detector_help() -> str:
+    return "Detector to train (repeatable): " + ", ".join(NETWORKS.names()) + ", or timm:MODEL (e.g. timm:resnet18)."
+
+
 @main.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory with fakes.")
-@click.option("--detector", "detectors", multiple=True, help="Detector to train (repeatable): cnn, capsule, timm:NAME.")
+@click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
 @click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
-@click.option("--eval-fakes", multiple=True, metavar="NAME=PATH", help="Extra folder of fakes to evaluate on.")
+@click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
+              help="Extra folder of fakes to evaluate on (any size: resized, bilinear antialiased).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Evaluate this detector without training.")
-@click.option("--format-match", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
-              help="Pass fakes through the reals' JPEG settings when the reals are JPEG.")
+@click.option("--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
+              help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
+@click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
+              help="Evaluate under these perturbations (repeatable) [default: all].")
+@click.option("--epochs", type=int, default=DetectorConfig.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=DetectorConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, default=DetectorConfig.lr, show_default=True, help="AdamW learning rate.")
+@click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips in training.")
+@click.option("--blur-prob", type=float, default=0.0, show_default=True, help="Share of training images blurred.")
+@click.option("--jpeg-prob", type=float, default=0.0, show_default=True,
+              help="Share of training images JPEG-compressed.")
+@click.option("--pretrained", is_flag=True, help="timm detectors: start from pretrained weights (must be on disk).")
 @seed_and_device
 @data_options
-def detect(**options):
+def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, format_match, perturbations, epochs, batch_size, lr,
+           flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
-    raise not_yet_available("detect", "the detectors")
+    config = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, flip=flip, blur_prob=blur_prob,
+                            jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
+    results = run_detectors(run_dir, detectors, train_on, parse_eval_fakes(eval_fakes), checkpoint, format_match,
+                            config, perturbations or PERTURBATIONS, device, data_root, download)
+    for result in results:
+        clean = [row for row in result.rows if row["perturbation"] == "none"]
+        scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}" for row in clean)
+        click.echo(f"{result.detector}@{result.train_generator}: {scores}")
+    click.echo(f"results: {Path(run_dir) / 'detectors' / 'eval.csv'}")
 
 
 @main.command()

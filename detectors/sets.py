@@ -1,0 +1,62 @@
+"""The real-vs-fake data a detector sees: balanced training and validation sets, and held-out test sets.
+
+A generator's fakes are split once, by a seeded permutation, into 70% training, 10% validation and 20% test
+(``FAKE_SPLITS``). Training and validation reals come from the data set's training split (disjoint from
+each other); test reals from its test split, which no detector ever trains on. Validation is carved from
+training data only, so thresholds and early stopping never see the test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from benchmark.errors import DeepbenchError
+
+FAKE_SPLITS = {"train": 0.7, "val": 0.1, "test": 0.2}
+FAKE, REAL = 1, 0
+
+
+@dataclass
+class LabelledImages:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    labels: torch.Tensor  # 1 = fake, 0 = real
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def fake_split(fakes: torch.Tensor, split: str, seed: int = 0) -> torch.Tensor:
+    """One of the train/val/test parts of a generator's fakes; the same seed always gives the same parts."""
+    order = torch.randperm(len(fakes), generator=torch.Generator().manual_seed(seed))
+    bounds, start = {}, 0
+    for name, share in FAKE_SPLITS.items():
+        bounds[name] = (start, start + round(share * len(fakes)))
+        start = bounds[name][1]
+    first, last = bounds[split]
+    return fakes[order[first:len(fakes) if split == "test" else last]]
+
+
+def labelled(reals: torch.Tensor, fakes: torch.Tensor) -> LabelledImages:
+    return LabelledImages(torch.cat([reals, fakes]),
+                          torch.cat([torch.full((len(reals),), REAL), torch.full((len(fakes),), FAKE)]))
+
+
+def training_sets(real_train: torch.Tensor, fakes: torch.Tensor,
+                  seed: int = 0) -> tuple[LabelledImages, LabelledImages]:
+    """Balanced (train, validation) sets: the fakes' train and val parts, each with as many distinct reals."""
+    fake_train, fake_val = fake_split(fakes, "train", seed), fake_split(fakes, "val", seed)
+    needed = len(fake_train) + len(fake_val)
+    if len(fake_val) < 2 or len(real_train) < needed:
+        raise DeepbenchError(f"too few images to train a detector: {len(fakes)} fakes and {len(real_train)} reals; "
+                             f"generate at least 20 fakes (--num-samples) and no more fakes than real training images")
+    reals = real_train[torch.randperm(len(real_train), generator=torch.Generator().manual_seed(seed + 1))[:needed]]
+    return labelled(reals[:len(fake_train)], fake_train), labelled(reals[len(fake_train):], fake_val)
+
+
+def held_out_set(real_test: torch.Tensor, fakes: torch.Tensor, seed: int = 0) -> LabelledImages:
+    """Held-out fakes with as many held-out reals (the same reals for every fake set of equal size)."""
+    count = min(len(real_test), len(fakes))
+    reals = real_test[torch.randperm(len(real_test), generator=torch.Generator().manual_seed(seed + 2))[:count]]
+    return labelled(reals, fakes[:count])

@@ -1,0 +1,102 @@
+"""``deepbench detect`` end to end: cross-generator matrix, extra fakes, checkpoints, format matching."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from benchmark.cli import main
+from detectors.sets import FAKE_SPLITS, fake_split, held_out_set, training_sets
+from tests.benchmark.fixtures import write_image
+
+TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
+QUICK = ["--epochs", "1", "--batch-size", "32", "--perturbation", "none", "--perturbation", "jpeg75"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def mnist_run(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("generate", "--dataset", "embedded:0,1", "--generator", "dcgan", "--generator", "capsgan",
+                    "--num-samples", "100", "--out", str(out), *TINY_GAN)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_detect_builds_the_cross_generator_matrix(mnist_run, tmp_path):
+    other = tmp_path / "other-fakes"
+    for i in range(30):  # another generator's fakes at another size
+        write_image(other / f"{i}.png", np.full((40, 40), 7 * i, np.uint8))
+    result = invoke("detect", "--run", str(mnist_run), "--detector", "cnn", "--eval-fakes", f"other={other}", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert "cnn@dcgan: capsgan AUC" in result.output and "cnn@capsgan: capsgan AUC" in result.output
+    for generator in ("dcgan", "capsgan"):
+        folder = mnist_run / "detectors" / f"cnn@{generator}"
+        evaluation = json.loads((folder / "eval.json").read_text())
+        assert evaluation["schema"] == "deepbench.eval/1" and evaluation["train_generator"] == generator
+        cells = {(r["eval_set"], r["perturbation"]) for r in evaluation["results"]}
+        assert cells == {(s, p) for s in ("dcgan", "capsgan", "other") for p in ("none", "jpeg75")}
+        row = evaluation["results"][0]
+        assert row["n_real"] == row["n_fake"] == 20  # the held-out 20% of 100 fakes, with as many held-out reals
+        assert {"accuracy", "accuracy_at_0.5", "balanced_accuracy", "auc", "average_precision", "eer"} <= set(row)
+        assert evaluation["format_match"]["applied"] is False and "resized" in evaluation["format_match"][
+            "eval_fakes:other"]
+        assert (folder / "checkpoint.pt").exists() and len(pd.read_csv(folder / "history.csv")) == 1
+    summary = pd.read_csv(mnist_run / "detectors" / "eval.csv")
+    assert len(summary) == 2 * 3 * 2 and set(summary["detector"]) == {"cnn"}
+
+
+def test_detect_evaluates_a_checkpoint_without_training(mnist_run):
+    assert invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan", *QUICK).exit_code == 0
+    checkpoint = mnist_run / "detectors" / "cnn@dcgan" / "checkpoint.pt"
+    before = checkpoint.stat().st_mtime_ns
+    result = invoke("detect", "--run", str(mnist_run), "--checkpoint", str(checkpoint), *QUICK)
+    assert result.exit_code == 0 and checkpoint.stat().st_mtime_ns == before
+    assert not (mnist_run / "detectors" / "cnn@capsgan").exists()
+
+
+def test_unknown_training_generator_is_named(mnist_run):
+    result = invoke("detect", "--run", str(mnist_run), "--train-on", "stylegan")
+    assert result.exit_code == 1 and "--train-on stylegan: no such generator" in result.output
+
+
+def jpeg_folder(root, count=40, quality=75):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            for i in range(count):
+                pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                write_image(root / split / label / f"{i}.jpg", pixels, quality=quality)
+    return root
+
+
+@pytest.mark.parametrize("mode, applied", [("auto", True), ("off", False)])
+def test_jpeg_reals_trigger_format_matching(tmp_path, mode, applied):
+    reals = jpeg_folder(tmp_path / "reals")
+    out = tmp_path / "run"
+    assert invoke("generate", "--dataset", f"folder:{reals}", "--out", str(out), "--num-samples", "40",
+                  *TINY_GAN).exit_code == 0
+    result = invoke("detect", "--run", str(out), "--format-match", mode, *QUICK)
+    assert result.exit_code == 0, result.output
+    matching = json.loads((out / "detectors" / "cnn@dcgan" / "eval.json").read_text())["format_match"]
+    assert matching["applied"] is applied and matching["mode"] == mode
+    assert matching["reals"] == ("JPEG quality 75, 4:2:0" if applied else "lossless")
+
+
+def test_fake_splits_are_disjoint_deterministic_and_balanced():
+    fakes = torch.arange(100)[:, None, None, None].to(torch.uint8).expand(100, 1, 2, 2)
+    parts = {name: fake_split(fakes, name, seed=3)[:, 0, 0, 0].tolist() for name in FAKE_SPLITS}
+    assert [len(parts[n]) for n in ("train", "val", "test")] == [70, 10, 20]
+    assert sorted(sum(parts.values(), [])) == list(range(100))
+    assert parts["test"] == fake_split(fakes, "test", seed=3)[:, 0, 0, 0].tolist()
+    reals = torch.full((300, 1, 2, 2), 200, dtype=torch.uint8)
+    train, val = training_sets(reals, fakes, seed=3)
+    assert (train.labels.sum().item(), len(train), val.labels.sum().item(), len(val)) == (70, 140, 10, 20)
+    held_out = held_out_set(reals[:15], fake_split(fakes, "test", seed=3))
+    assert (len(held_out), held_out.labels.sum().item()) == (30, 15)
