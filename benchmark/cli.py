@@ -52,7 +52,8 @@ data_root_option = click.option(
     help="Folder holding the data sets [default: $DEEPBENCH_DATA, else ~/.cache/deepbench/data].")
 data_options = stack(
     data_root_option,
-    click.option("--download", is_flag=True, help="Let torchvision download missing data sets."),
+    click.option("--download", is_flag=True,
+                 help="Allow downloads: missing data sets (torchvision), pretrained timm weights."),
 )
 
 

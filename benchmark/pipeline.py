@@ -15,6 +15,8 @@ from benchmark import data
 from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
+from detectors.detect import detect
+from detectors.detector import DetectorConfig
 from generators.generate import generate
 from generators.train import Scorer, TrainConfig
 from reports.domain import DomainScorer, train_domain_classifier
@@ -35,7 +37,9 @@ class RunOutcome:
     stages: list[StageOutcome] = field(default_factory=list)
 
 
-UNBUILT_STAGES = ("detect", "report")
+UNBUILT_STAGES = ("report",)
+RUN_DETECTORS = ("cnn", "capsule")
+RUN_DETECTOR_EPOCHS = 3
 RUN_GENERATORS = ("dcgan", "cdcgan")  # the conditional one only where the data has classes
 RUN_EPOCHS = 2
 SCORE_REALS = 1000
@@ -78,6 +82,11 @@ def run(dataset: str = data.DEFAULT_DATASET, out: str | os.PathLike = "runs/defa
                     scorer_factory=domain_quality_scorer)
     outcome.stages.append(StageOutcome("generate", "done", "; ".join(
         f"{s.generator}: {s.num_samples} fakes (step {s.step} of {s.trained_steps})" for s in sets)))
+    results = detect(out, RUN_DETECTORS, config=DetectorConfig(epochs=RUN_DETECTOR_EPOCHS, seed=seed), device=device,
+                     data_root=data_root, download=download)
+    outcome.stages.append(StageOutcome("detect", "done", "; ".join(
+        f"{r.detector}@{r.train_generator} AUC on {row['eval_set']} {row['auc']:.3f}"
+        for r in results for row in r.rows if row["perturbation"] == "none")))
     for name in UNBUILT_STAGES:
         outcome.stages.append(StageOutcome(name, "not yet available", "this stage is not built in this version"))
     run_dir.finish("run")

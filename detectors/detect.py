@@ -133,7 +133,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
         for generator in train_on or generators:
             train_set, val_set = training_sets(real_train_images, fakes[generator], config.seed)
             for name in detectors:
-                detector = Detector(name, shape["channels"], shape["image_size"][0], config, torch_device)
+                detector = Detector(name, shape["channels"], shape["image_size"][0], config, torch_device, download)
                 detector.fit(train_set.images, train_set.labels, val_set.images, val_set.labels)
                 folder = run.detector(name.replace(":", "-"), generator)
                 detector.save(folder / "checkpoint.pt")

@@ -58,12 +58,12 @@ class Detector:
     """One detector network with its training options and decision threshold."""
 
     def __init__(self, name: str, channels: int, image_size: int, config: DetectorConfig | None = None,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", download: bool = False):
         self.name, self.channels, self.image_size = name, channels, image_size
         self.config = config or DetectorConfig()
         self.device = torch.device(device)
         torch.manual_seed(self.config.seed)  # the network's initial weights
-        self.network = create_network(name, channels, image_size, self.config.pretrained).to(self.device)
+        self.network = create_network(name, channels, image_size, self.config.pretrained, download).to(self.device)
         self.threshold = 0.5
         self.history = pd.DataFrame()
 

