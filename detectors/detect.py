@@ -104,6 +104,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                          "perturbations": list(perturbations)}, config.seed)
     first = data.load(f"folder:{run.fakes(generators[0])}", "train")
     shape = {"channels": first.channels, "image_size": first.image_size}
+    data_root = data_root or generated.get("data_root")  # by default, the reals the generators were trained on
     real_train = data.load(generated["dataset"], "train", data_root, download, **shape)
     real_test = data.load(generated["dataset"], "test", data_root, download, **shape)
     settings = real_jpeg_settings(real_train) if format_match == "auto" else None

@@ -53,6 +53,7 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     run.start("generate", {"dataset": dataset, "generators": list(generators), "train": asdict(train_config),
                            "gan": asdict(gan_config or GANConfig()), "checkpoint": str(checkpoint or ""),
                            "channels": train_set.channels, "image_size": list(train_set.image_size),
+                           "data_root": str(data.resolve_root(data_root)),
                            "fingerprint": train_set.fingerprint}, train_config.seed)
     count = num_samples or len(test_set)
     results = []

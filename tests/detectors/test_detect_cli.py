@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchmark.cli import main
 from detectors.sets import FAKE_SPLITS, fake_split, held_out_set, training_sets
-from tests.benchmark.fixtures import write_image
+from tests.benchmark.fixtures import write_image, write_mnist
 
 TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
 QUICK = ["--epochs", "1", "--batch-size", "32", "--perturbation", "none", "--perturbation", "jpeg75"]
@@ -112,3 +112,14 @@ def test_fake_splits_are_disjoint_deterministic_and_balanced():
     assert (train.labels.sum().item(), len(train), val.labels.sum().item(), len(val)) == (70, 140, 10, 20)
     held_out = held_out_set(reals[:15], fake_split(fakes, "test", seed=3))
     assert (len(held_out), held_out.labels.sum().item()) == (30, 15)
+
+
+def test_detect_reads_the_reals_from_where_generate_found_them(tmp_path, monkeypatch):
+    write_mnist(tmp_path / "data", count=40)
+    out = tmp_path / "run"
+    assert invoke("generate", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--out", str(out),
+                  "--num-samples", "20", *TINY_GAN).exit_code == 0
+    monkeypatch.chdir(tmp_path)  # no --data-root, and $DEEPBENCH_DATA points elsewhere
+    result = invoke("detect", "--run", str(out), *QUICK)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "detectors" / "cnn@dcgan" / "eval.json").read_text())["results"][0]["n_real"] == 4
