@@ -32,7 +32,7 @@ from detectors.perturb import perturb
 class DetectorConfig:
     """Training options; the defaults train the small detectors to convergence on 28-64 px data in minutes."""
 
-    epochs: int = 5
+    epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -98,6 +98,14 @@ class Detector:
             self._check(images)
         config = self.config
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = len(train_images) // config.batch_size
+        if steps_per_epoch < 1:
+            raise DeepbenchError(f"{len(train_images)} training images are fewer than one batch of "
+                                 f"{config.batch_size}; lower --batch-size")
+        # One-cycle: the rate ends low, so BatchNorm's running statistics catch up with the final weights
+        # (with a constant rate, eval-mode outputs lagged training and saturated).
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr,
+                                                       total_steps=config.epochs * steps_per_epoch)
         rng = torch.Generator().manual_seed(config.seed)
         best_auc, best_state, rows, stale = -1.0, None, [], 0
         show = show_progress() if progress is None else progress
@@ -105,7 +113,7 @@ class Detector:
             self.network.train()
             order = torch.randperm(len(train_images), generator=rng)
             losses = []
-            batches = range(0, len(order) - config.batch_size + 1, config.batch_size)
+            batches = range(0, steps_per_epoch * config.batch_size, config.batch_size)
             for start in tqdm(batches, desc=f"{self.name} epoch {epoch}", unit="batch", disable=not show, leave=False):
                 batch_rows = order[start:start + config.batch_size]
                 images = to_unit_range(self._augment(train_images[batch_rows], rng)).to(self.device)
@@ -113,6 +121,7 @@ class Detector:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                schedule.step()
                 losses.append(loss.item())
             val = detection_metrics(val_labels.numpy(), self.predict_proba(val_images))
             rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_auc": val["auc"],
@@ -133,10 +142,9 @@ class Detector:
         """P(fake) for each image, batched, without gradients."""
         self._check(images)
         self.network.eval()
-        scores = [torch.sigmoid(fake_logit(self.network.loss, self.network(
-            to_unit_range(images[i:i + batch_size]).to(self.device)))).cpu()
-            for i in range(0, len(images), batch_size)]
-        return torch.cat(scores).double().numpy()
+        logits = [fake_logit(self.network.loss, self.network(to_unit_range(images[i:i + batch_size]).to(self.device)))
+                  for i in range(0, len(images), batch_size)]
+        return torch.sigmoid(torch.cat(logits).double()).cpu().numpy()  # float64: float32 saturates at |logit| > 17
 
     def predict(self, images: torch.Tensor) -> np.ndarray:
         """1 (fake) where P(fake) reaches the validation threshold, else 0."""
