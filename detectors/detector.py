@@ -98,10 +98,8 @@ class Detector:
             self._check(images)
         config = self.config
         optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        steps_per_epoch = len(train_images) // config.batch_size
-        if steps_per_epoch < 1:
-            raise DeepbenchError(f"{len(train_images)} training images are fewer than one batch of "
-                                 f"{config.batch_size}; lower --batch-size")
+        batch_size = min(config.batch_size, len(train_images))  # tiny sets still train, in one batch
+        steps_per_epoch = len(train_images) // batch_size
         # One-cycle: the rate ends low, so BatchNorm's running statistics catch up with the final weights
         # (with a constant rate, eval-mode outputs lagged training and saturated).
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr,
@@ -113,9 +111,9 @@ class Detector:
             self.network.train()
             order = torch.randperm(len(train_images), generator=rng)
             losses = []
-            batches = range(0, steps_per_epoch * config.batch_size, config.batch_size)
+            batches = range(0, steps_per_epoch * batch_size, batch_size)
             for start in tqdm(batches, desc=f"{self.name} epoch {epoch}", unit="batch", disable=not show, leave=False):
-                batch_rows = order[start:start + config.batch_size]
+                batch_rows = order[start:start + batch_size]
                 images = to_unit_range(self._augment(train_images[batch_rows], rng)).to(self.device)
                 loss = self._loss(self.network(images), train_labels[batch_rows].to(self.device))
                 optimizer.zero_grad(set_to_none=True)
