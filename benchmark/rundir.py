@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import hashlib
 import io
 import json
 import os
@@ -142,6 +144,23 @@ def load_checkpoint(path: str | os.PathLike, expected_kind: str | None = None) -
         raise DeepbenchError(f"checkpoint {path} holds {state.get('kind')!r}, not {expected_kind!r}; "
                              f"pass a checkpoint of {expected_kind}")
     return state
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(path: str, algorithm: str, size: int, mtime_ns: int) -> str:
+    """Hex digest of a file; size and mtime are part of the cache key so a replaced file is hashed again."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (sha256 by default), as manifests and metric records name their inputs."""
+    path = Path(path)
+    stat = path.stat()
+    return _digest(str(path), algorithm, stat.st_size, stat.st_mtime_ns)
 
 
 def package_versions() -> dict[str, str | None]:

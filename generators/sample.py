@@ -6,7 +6,6 @@ the previous complete set or the new complete set, never half of one.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from torchvision.transforms.v2.functional import to_pil_image
 from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import load_checkpoint, write_csv
+from benchmark.rundir import file_digest, load_checkpoint, write_csv
 from benchmark.runtime import show_progress
 from generators.registry import GAN, GANConfig, create_gan
 
@@ -29,14 +28,6 @@ class LoadedGenerator:
     checkpoint: Path
     sha256: str
     step: int
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> LoadedGenerator:
@@ -55,7 +46,7 @@ def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -
                    if key.startswith("module.")}
     gan.generator.load_state_dict(weights)
     network = gan.generator.to(device).eval()
-    return LoadedGenerator(gan, network, checkpoint, file_sha256(checkpoint), state["step"])
+    return LoadedGenerator(gan, network, checkpoint, file_digest(checkpoint), state["step"])
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

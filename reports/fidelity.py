@@ -16,7 +16,6 @@ count and the weights, so scoring another generator against the same data costs 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -26,7 +25,6 @@ import urllib.parse
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +39,7 @@ from tqdm.auto import tqdm
 from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
-from benchmark.rundir import load_checkpoint, save_checkpoint, write_bytes
+from benchmark.rundir import file_digest, load_checkpoint, save_checkpoint, write_bytes
 from benchmark.runtime import cache_root, resolve_device, show_progress
 from reports.domain import KID_SUBSET_SIZE, kid
 
@@ -68,21 +66,6 @@ class InceptionWeights:
     def record(self) -> dict:
         return {"network": NETWORK_DESCRIPTION, "weights_source": self.source, "weights_file": self.path.name,
                 "weights_sha256": self.sha256}
-
-
-@lru_cache(maxsize=8)
-def _digest(path: str, algorithm: str, size: int, mtime_ns: int) -> str:
-    """Hex digest of a file; size and mtime are part of the cache key so a replaced file is hashed again."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    stat = path.stat()
-    return _digest(str(path), algorithm, stat.st_size, stat.st_mtime_ns)
 
 
 def wheel_weights_file() -> Path | None:
