@@ -7,7 +7,6 @@ its own output (two capsule lengths, real and fake) and loss (margin loss), as C
 
 from __future__ import annotations
 
-import logging
 from unittest import mock
 
 import torch
@@ -17,7 +16,6 @@ from benchmark.capsules import DynamicRouting, PrimaryCapsules, capsule_lengths
 from benchmark.errors import DeepbenchError
 from benchmark.registry import Registry
 
-log = logging.getLogger(__name__)
 NETWORKS = Registry("detector")
 
 

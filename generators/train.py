@@ -34,7 +34,6 @@ from generators.progress import save_loss_plot, save_sample_grid
 from generators.registry import GAN
 
 log = logging.getLogger(__name__)
-LOSS_COLUMNS = ["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake"]
 
 
 @dataclass(frozen=True)
