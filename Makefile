@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint clean
+.PHONY: install run leaderboard test lint clean
 
 install: $(VENV)/.installed
 
@@ -16,10 +16,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 run: install
-	$(BIN)/deepbench run --out runs/default
+	$(BIN)/deepbench run
+
+leaderboard: install
+	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --check
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -7,16 +7,18 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import time
 from importlib import metadata
 from pathlib import Path
 
 import click
 
-from benchmark import data, pipeline
+from benchmark import config, data
 from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
 from benchmark.runtime import DEVICE_CHOICES, set_verbosity
 from benchmark.sources import DATASETS
+from benchmark.suite import domain_quality_scorer, run_suite
 from detectors.detect import FORMAT_MATCH_CHOICES, parse_eval_fakes
 from detectors.detect import detect as run_detectors
 from detectors.detector import DetectorConfig
@@ -25,6 +27,11 @@ from detectors.perturb import PERTURBATIONS
 from generators.generate import generate as generate_sets
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
+from reports.fidelity import fid_between as fid_between_folders
+from reports.generator_metrics import MetricOptions
+from reports.leaderboard import markdown_tables, update_leaderboard
+from reports.report import export as export_results
+from reports.report import report as make_report
 
 
 class DeepbenchGroup(click.Group):
@@ -65,11 +72,6 @@ def out_option(default: str | None):
 def dataset_help() -> str:
     return ("Data set spec: " + ", ".join(DATASETS.names()) +
             "; a class subset after a colon (cifar10:dog, mnist:0,1); folder:PATH for an image folder.")
-
-
-def not_yet_available(command: str, issue: str) -> DeepbenchError:
-    return DeepbenchError(f"deepbench {command} is not yet available in this version ({issue} are not built "
-                          f"yet); nothing was written")
 
 
 @click.group(cls=DeepbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -151,7 +153,7 @@ def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, 
     gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
                             device, data_root, download, int(channels) if channels else None, image_size,
-                            scorer_factory=pipeline.domain_quality_scorer)
+                            scorer_factory=domain_quality_scorer)
     for result in results:
         trained = f"trained {result.trained_steps} steps in {result.seconds:.0f} s, " if result.trained_steps else ""
         click.echo(f"{result.generator}: {trained}{result.num_samples} fakes from {result.checkpoint.name} "
@@ -176,6 +178,8 @@ def detector_help() -> str:
 @click.option("--epochs", type=int, default=DetectorConfig.epochs, show_default=True)
 @click.option("--batch-size", type=int, default=DetectorConfig.batch_size, show_default=True)
 @click.option("--lr", type=float, default=DetectorConfig.lr, show_default=True, help="AdamW learning rate.")
+@click.option("--patience", type=int, help="Stop after this many epochs without a better validation AUC "
+                                          "[default: train every epoch, keep the best].")
 @click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips in training.")
 @click.option("--blur-prob", type=float, default=0.0, show_default=True, help="Share of training images blurred.")
 @click.option("--jpeg-prob", type=float, default=0.0, show_default=True,
@@ -184,10 +188,10 @@ def detector_help() -> str:
 @seed_and_device
 @data_options
 def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, format_match, perturbations, epochs, batch_size, lr,
-           flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
+           patience, flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
-    config = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, flip=flip, blur_prob=blur_prob,
-                            jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
+    config = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
+                            blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
     results = run_detectors(run_dir, detectors, train_on, parse_eval_fakes(eval_fakes), checkpoint, format_match,
                             config, perturbations or PERTURBATIONS, device, data_root, download)
     for result in results:
@@ -199,29 +203,79 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, format_match, p
 
 @main.command()
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run directory to report on.")
-@click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), help="FID/KID/PR between two folders.")
-@click.option("--leaderboard", type=click.Path(path_type=Path), help="Folder of result JSONs to tabulate.")
-@click.option("--export", type=click.Path(path_type=Path), help="Write the run's results as one JSON.")
-@click.option("--check", is_flag=True, help="With --leaderboard: fail when the output file is stale.")
+@click.option("--num-samples", type=int, default=MetricOptions.num_samples, show_default=True,
+              help="Fakes (and reals) per metric; fewer are faster, and bias FID upward.")
+@click.option("--inception/--no-inception", default=True, show_default=True,
+              help="Inception metrics (FID, KID, PR, IS); slow on a CPU. Domain scores are always computed.")
+@click.option("--export", type=click.Path(path_type=Path), help="Also write the run's results to this JSON.")
+@click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), metavar="DIR_A DIR_B",
+              help="FID, KID and precision/recall of the images in DIR_B against those in DIR_A.")
+@click.option("--leaderboard", type=click.Path(path_type=Path), metavar="DIR",
+              help="Render the leaderboard from the result JSONs in DIR (into -o).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file of --leaderboard.")
-def report(**options):
+@click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file is stale instead of writing.")
+@seed_and_device
+@data_options
+def report(run_dir, num_samples, inception, export, fid_between, leaderboard, output, check, seed, device, data_root,
+           download):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
-    raise not_yet_available("report", "the reports")
+    modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between),
+                                      ("--leaderboard", leaderboard)) if value]
+    if len(modes) != 1:
+        raise DeepbenchError(f"pass exactly one of --run, --fid-between and --leaderboard (got "
+                             f"{', '.join(modes) or 'none'})")
+    if check and not leaderboard or leaderboard and output is None:
+        raise DeepbenchError("--check goes with --leaderboard, and --leaderboard needs -o FILE")
+    if export and not run_dir:
+        raise DeepbenchError("--export needs --run: it writes that run's results")
+    if leaderboard:
+        update_leaderboard(leaderboard, output, check)
+        click.echo(f"{output} is up to date" if check else f"wrote {output}")
+    elif fid_between:
+        metrics = fid_between_folders(*fid_between, max_real=num_samples, device=device, seed=seed)
+        for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage", "samples_real",
+                    "samples_fake"):
+            click.echo(f"{key}: {metrics[key]}")
+        click.echo(f"FID: {metrics['fid']}")
+    else:
+        options = MetricOptions(num_samples=num_samples, inception=inception, seed=seed)
+        result = make_report(run_dir, options, device, data_root, download)
+        click.echo(markdown_tables(result.results))
+        if export:
+            click.echo(f"results: {export_results(run_dir, export)}")
+        click.echo(f"report: {result.index}")
+
+
+def suite_help() -> str:
+    return f"Built-in suite ({', '.join(config.suite_names())}) or a TOML file."
 
 
 @main.command()
-@click.option("--dataset", default=data.DEFAULT_DATASET, show_default=True, help=dataset_help())
-@out_option("runs/default")
-@click.option("--epochs", type=int, default=pipeline.RUN_EPOCHS, show_default=True, help="Generator training epochs.")
-@click.option("--max-steps", type=int, help="Stop generator training after this many steps.")
-@click.option("--num-samples", type=int, help="Fakes per generator [default: size of the real test split].")
-@seed_and_device
+@click.option("--suite", "suite_name", default="quick", show_default=True, help=suite_help())
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: runs/<suite>].")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run: skip finished stages, continue the rest.")
+@click.option("--experiment", "experiments", multiple=True, metavar="NAME",
+              help="Run only these experiments of the suite [default: all].")
+@click.option("--dataset", "datasets", multiple=True, metavar="NAME=SPEC",
+              help="Replace a data set of the suite, e.g. cifar10=folder:../shared/data/cifar10-jpeg.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="auto uses CUDA when a GPU is present.")
 @data_options
-def run(dataset: str, out: Path, epochs: int, max_steps: int | None, num_samples: int | None, seed: int,
+def run(suite_name: str, out: Path | None, resume: bool, experiments: tuple[str, ...], datasets: tuple[str, ...],
         device: str, data_root: Path | None, download: bool):
-    """Run the whole benchmark on one data set: generate, detect, report."""
-    outcome = pipeline.run(dataset, out, seed=seed, device=device, data_root=data_root, download=download,
-                           epochs=epochs, max_steps=max_steps, num_samples=num_samples)
-    for stage in outcome.stages:
-        click.echo(f"{stage.name:<9} {stage.status}: {stage.message}")
-    click.echo(f"run directory: {out}")
+    """Run a benchmark suite end to end: generate, detect and report for each experiment."""
+    started = time.perf_counter()
+    suite = config.select_experiments(config.load_suite(suite_name, config.parse_overrides(datasets)), experiments)
+    outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download)
+    for experiment in outcome.experiments:
+        done = ", ".join(experiment.ran) or "nothing"
+        skipped = f" (finished earlier: {', '.join(experiment.skipped)})" if experiment.skipped else ""
+        click.echo(f"## {experiment.experiment.name}: ran {done}{skipped}\n")
+        click.echo(markdown_tables(experiment.report.results))
+        click.echo(f"report: {experiment.report.index}\n")
+    click.echo(f"leaderboard: {outcome.leaderboard}")
+    click.echo(f"suite {suite.name} took {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ import platform
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -174,9 +174,15 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+def machine() -> str:
+    """The hardware the numbers were measured on, for timings to mean something."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}, {torch.get_num_threads()} torch threads), {gpu}"
+
+
 def now() -> str:
     """The current UTC time in ISO 8601, as run records store it."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -224,7 +230,8 @@ class RunDir:
         record = self.read_record() if self.run_json.exists() else {"stages": []}
         record.pop("schema", None)
         record["stages"].append({"command": command, "config": config, "seed": seed,
-                                 "versions": package_versions(), "started": now(), "finished": None})
+                                 "versions": package_versions(), "machine": machine(), "started": now(),
+                                 "finished": None})
         write_json(self.run_json, record, "run")
         return record
 
@@ -238,6 +245,14 @@ class RunDir:
         open_stages[-1]["finished"] = now()
         write_json(self.run_json, record, "run")
         return record
+
+    def generate_config(self) -> dict[str, Any]:
+        """The latest generate stage's config: the data set spec, data root and image shape the fakes follow."""
+        stages = [s for s in self.read_record()["stages"] if s["command"] == "generate"]
+        if not stages:
+            raise DeepbenchError(f"{self.run_json} records no generate stage; run deepbench generate --out "
+                                 f"{self.root} first")
+        return stages[-1]["config"]
 
     def read_record(self) -> dict[str, Any]:
         """``run.json``, validated."""

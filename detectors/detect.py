@@ -42,14 +42,6 @@ class DetectResult:
     rows: list[dict]
 
 
-def run_dataset(run: RunDir) -> dict:
-    """The data set spec and image shape the run's generators were trained on (from ``run.json``)."""
-    stages = [s for s in run.read_record()["stages"] if s["command"] == "generate"]
-    if not stages:
-        raise DeepbenchError(f"{run.run_json} records no generate stage; run deepbench generate --out {run.root} first")
-    return stages[-1]["config"]
-
-
 def real_jpeg_settings(dataset: ImageDataset) -> JpegSettings | None:
     """The reals' JPEG settings when they are JPEG files; None for lossless or in-memory data."""
     paths = getattr(dataset, "paths", None)
@@ -90,7 +82,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     seed_everything(config.seed)
     torch_device = resolve_device(device)
     run = RunDir(Path(run_dir))
-    generated = run_dataset(run)
+    generated = run.generate_config()
     generators = [g for g in run.generators() if (run.fakes(g) / "manifest.csv").exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes; run deepbench generate --out {run.root} first")

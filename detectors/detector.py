@@ -36,7 +36,8 @@ class DetectorConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int = 2  # epochs without a better validation AUC before stopping
+    patience: int | None = None  # stop after this many epochs without a better validation AUC; None: never
+    # (under the one-cycle rate, validation AUC wanders until the rate falls: stopping early stops too soon)
     flip: bool = True
     blur_prob: float = 0.0
     jpeg_prob: float = 0.0
@@ -45,7 +46,7 @@ class DetectorConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.lr < 1:
             raise DeepbenchError(f"lr must lie in (0, 1), got {self.lr}")
@@ -128,7 +129,7 @@ class Detector:
                 best_auc, best_state, stale = val["auc"], copy.deepcopy(self.network.state_dict()), 0
             else:
                 stale += 1
-                if stale >= config.patience:
+                if config.patience is not None and stale >= config.patience:
                     break
         self.network.load_state_dict(best_state)
         self.threshold = float(threshold_at_eer(val_labels.numpy(), self.predict_proba(val_images)))

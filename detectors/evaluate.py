@@ -1,8 +1,8 @@
 """Evaluation of one trained detector on every held-out set, clean and under each perturbation.
 
 Rows are (detector, train generator, eval set, perturbation) with scikit-learn's metrics at the
-validation threshold (``accuracy``) and at 0.5 (``accuracy_at_0.5``); ``eval.json`` holds them with the
-threshold and the format matching used, and ``eval.csv`` the same rows flat.
+validation threshold (``accuracy``) and at 0.5 (``accuracy_at_0.5``), and the ROC curve's points (``roc``);
+``eval.json`` holds them with the threshold and the format matching used, ``eval.csv`` the rows flat without curves.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmark.rundir import write_csv, write_json
 from detectors.detector import Detector
-from detectors.metrics import detection_metrics
+from detectors.metrics import detection_metrics, roc_points
 from detectors.perturb import PERTURBATIONS, perturb
 from detectors.sets import LabelledImages
 
@@ -29,7 +29,8 @@ def evaluate(detector: Detector, eval_sets: dict[str, LabelledImages], perturbat
             labels = data.labels.numpy()
             metrics = detection_metrics(labels, scores, detector.threshold)
             metrics["accuracy_at_0.5"] = detection_metrics(labels, scores, 0.5)["accuracy"]
-            rows.append({"eval_set": name, "perturbation": perturbation, **metrics})
+            rows.append({"eval_set": name, "perturbation": perturbation, **metrics,
+                         "roc": roc_points(labels, scores)})
     return rows
 
 
@@ -39,5 +40,6 @@ def write_evaluation(folder: Path, detector: str, train_generator: str, rows: li
     write_json(folder / "eval.json", {"detector": detector, "train_generator": train_generator,
                                       "threshold": threshold, "format_match": format_match, "results": rows}, "eval")
     flat = pd.DataFrame([{"detector": detector, "train_generator": train_generator, **row} for row in rows])
+    flat = flat.drop(columns="roc", errors="ignore")  # curves stay in the JSON
     write_csv(folder / "eval.csv", flat)
     return folder / "eval.json"

@@ -103,3 +103,18 @@ def detection_metrics(labels, scores, threshold: float = 0.5) -> dict[str, float
         "n_real": int((labels == 0).sum()),
         "n_fake": int((labels == 1).sum()),
     }
+
+
+def roc_points(labels, scores, max_points: int = 200) -> dict[str, list[float]]:
+    """The ROC curve (``fpr``, ``tpr``) for plotting, kept small for JSON.
+
+    ``roc_curve`` drops the points a straight line would pass through anyway; if more than ``max_points``
+    remain, the true positive rate is read at evenly spaced false positive rates (step interpolation, so
+    the curve is never drawn above what the detector reached).
+    """
+    fpr, tpr, _ = roc_curve(*_check(labels, scores), drop_intermediate=True)
+    if len(fpr) > max_points:
+        grid = np.linspace(0.0, 1.0, max_points)
+        tpr = tpr[np.searchsorted(fpr, grid, side="right") - 1]
+        fpr = grid
+    return {"fpr": [round(float(x), 6) for x in fpr], "tpr": [round(float(y), 6) for y in tpr]}

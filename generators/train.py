@@ -301,11 +301,12 @@ def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path,
           progress: bool | None = None) -> TrainResult:
     """Train ``gan`` on uint8 ``images`` into ``out``; with ``resume`` continue from ``out``'s last checkpoint.
 
-    Without ``resume``, an existing checkpoint is an error rather than something to overwrite.
+    Without ``resume``, an existing checkpoint is an error rather than something to overwrite. With it, a
+    missing checkpoint starts from scratch: a run interrupted before this generator began resumes too.
     """
     trainer = Trainer(gan, images, labels, out, config or TrainConfig(), device, scorer)
     last = trainer.checkpoint_dir / "last.pt"
-    if resume:
+    if resume and last.exists():
         trainer.resume()
     elif last.exists():
         raise DeepbenchError(f"{last} exists; pass --resume to continue that training or use a new --out")

@@ -105,7 +105,8 @@ def config_hash(config: dict) -> str:
 def load_domain_classifier(path: str | Path) -> DomainClassifier:
     """Rebuild a classifier from a checkpoint written by :func:`train_domain_classifier`, in eval mode."""
     state = load_checkpoint(path, KIND)
-    model = DomainClassifier(**state["model"])
+    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: keep the caller's random stream
+        model = DomainClassifier(**state["model"])
     model.load_state_dict(state["state_dict"])
     return model.eval()
 
@@ -137,11 +138,11 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
     if cache and path.is_file():
         log.debug("domain classifier loaded from %s", path)
         return load_domain_classifier(path).to(device)
+    images, labels = dataset.tensors(progress)
+    show = show_progress() if progress is None else progress
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DomainClassifier(dataset.channels, dataset.image_size, len(dataset.classes), width).to(device)
-    images, labels = dataset.tensors(progress)
-    show = show_progress() if progress is None else progress
     _fit(model, images, labels, epochs, batch_size, lr, seed, show)
     if cache:
         save_checkpoint(path, {"kind": KIND, "model": model.config(), "training": options,
@@ -191,6 +192,11 @@ def _batched(classifier: DomainClassifier, images: torch.Tensor, batch_size: int
             return torch.cat([head(to_model_input(batch.to(device))).cpu() for batch in images.split(batch_size)])
     finally:
         classifier.train(was_training)
+
+
+def logits(classifier: DomainClassifier, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Class logits (N, num_classes) as float64: the domain Inception Score is computed from them."""
+    return _batched(classifier, images, batch_size, lambda x: classifier(x).double())
 
 
 def predict(classifier: DomainClassifier, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:

@@ -357,6 +357,8 @@ def load_folder(path: str | os.PathLike) -> ImageDataset:
     return dataset
 
 
-def fid_between(dir_a: str | os.PathLike, dir_b: str | os.PathLike, **kwargs) -> dict:
+def fid_between(dir_a: str | os.PathLike, dir_b: str | os.PathLike, device: str = "auto",
+                extractor: InceptionExtractor | None = None, **kwargs) -> dict:
     """All Inception metrics of the images in ``dir_b`` against those in ``dir_a`` (whose features are cached)."""
-    return fidelity_metrics(load_folder(dir_a), load_folder(dir_b), **kwargs)
+    return fidelity_metrics(load_folder(dir_a), load_folder(dir_b),
+                            extractor=extractor or InceptionExtractor(device=device), **kwargs)

@@ -64,7 +64,9 @@ def test_second_call_loads_the_cache_without_training(monkeypatch, digits):
         raise AssertionError("trained although a cached classifier exists")
 
     monkeypatch.setattr(domain, "_fit", no_training)
+    rng_state = torch.get_rng_state()
     loaded = train_domain_classifier(data, epochs=1, batch_size=64, progress=False)
+    assert torch.equal(torch.get_rng_state(), rng_state)  # a cache hit leaves it untouched too
     assert same_weights(trained, loaded) and not loaded.training
     assert torch.equal(predict(trained, digits[0]), predict(loaded, digits[0]))
     with pytest.raises(AssertionError, match="trained although"):  # other options, other cache entry

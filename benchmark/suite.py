@@ -1,0 +1,167 @@
+"""``deepbench run``: every experiment of a suite, generate -> detect -> report, resumable at any point.
+
+Each experiment is a run directory ``<out>/<experiment>``. A stage that finished is recorded in that folder's
+``suite.json`` with the options that decide its results; ``--resume`` skips a recorded stage whose options are
+unchanged and continues the others where they stopped (generators from their last checkpoint, metrics from
+their cache). Options that changed are refused rather than mixed into old results. The suite ends with the
+leaderboard of all its experiments in ``<out>/leaderboard.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from benchmark.config import Experiment, Suite
+from benchmark.errors import DeepbenchError
+from benchmark.images import ImageDataset
+from benchmark.rundir import RunDir, read_json, write_json, write_text
+from benchmark.runtime import show_progress
+from detectors.detect import detect
+from detectors.detector import DetectorConfig
+from generators.generate import generate
+from generators.registry import GANConfig
+from generators.train import Scorer, TrainConfig
+from reports.domain import DomainScorer, train_domain_classifier
+from reports.generator_metrics import MetricOptions
+from reports.leaderboard import render_leaderboard
+from reports.report import Report, report
+
+log = logging.getLogger(__name__)
+STAGES = ("generate", "detect", "report")
+STATE_KIND = "suite-state"
+SCORE_REALS = 1000
+
+
+@dataclass
+class ExperimentOutcome:
+    experiment: Experiment
+    run_dir: RunDir
+    ran: list[str] = field(default_factory=list)  # stages computed now
+    skipped: list[str] = field(default_factory=list)  # stages finished by an earlier run
+    report: Report | None = None
+
+
+@dataclass
+class SuiteOutcome:
+    suite: Suite
+    out: Path
+    experiments: list[ExperimentOutcome]
+    leaderboard: Path
+
+
+def domain_quality_scorer(train_set: ImageDataset, test_set: ImageDataset) -> Scorer | None:
+    """KID on a domain classifier's features against held-out reals: the signal that picks ``best.pt``.
+
+    A data set with one class cannot train that classifier; training then keeps ``last.pt`` only.
+    """
+    if len(train_set.classes) < 2:
+        log.info("one class: no domain classifier, so no quality score; sampling will use last.pt")
+        return None
+    classifier = train_domain_classifier(train_set)
+    reals, _ = test_set.tensors()
+    return DomainScorer(classifier, reals[:SCORE_REALS])
+
+
+def options_hash(options: dict) -> str:
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class StageState:
+    """``suite.json`` of one experiment: which stages finished, under which options."""
+
+    def __init__(self, run: RunDir):
+        self.path = run.root / "suite.json"
+        self.done = read_json(self.path, STATE_KIND)["stages"] if self.path.exists() else {}
+
+    def finished(self, stage: str, options: dict) -> bool:
+        if stage not in self.done:
+            return False
+        if self.done[stage] != options_hash(options):
+            raise DeepbenchError(f"{self.path.parent} was run with other {stage} options than the suite's now; "
+                                 f"use a new --out (or delete that folder to start it again)")
+        return True
+
+    def record(self, stage: str, options: dict) -> None:
+        self.done[stage] = options_hash(options)
+        write_json(self.path, {"stages": self.done}, STATE_KIND)
+
+
+@dataclass(frozen=True)
+class StageConfigs:
+    train: TrainConfig
+    gan: GANConfig
+    detector: DetectorConfig
+    metrics: MetricOptions
+
+
+def stage_configs(experiment: Experiment) -> StageConfigs:
+    """Each stage's config object from the suite's tables; a key that the class lacks is a one-line error."""
+    seed = {"seed": experiment.seed}
+    try:
+        return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
+                            DetectorConfig(**{**experiment.detector, **seed}),
+                            MetricOptions(**{**experiment.metrics, **seed}))
+    except TypeError as error:
+        raise DeepbenchError(f"experiment {experiment.name!r}: {error} (see the config classes' fields)") from None
+
+
+def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",
+              data_root: str | os.PathLike | None = None, download: bool = False) -> SuiteOutcome:
+    """Run (or, with ``resume``, finish) every experiment; then write ``<out>/leaderboard.md``."""
+    out = Path(out)
+    started = [e.name for e in suite.experiments if (out / e.name).exists() and any((out / e.name).iterdir())]
+    if started and not resume:
+        raise DeepbenchError(f"{out} already holds {', '.join(started)}; pass --resume to finish that run, "
+                             f"or use a new --out")
+    configs = [stage_configs(e) for e in suite.experiments]  # every table checked before hours of work
+    outcomes = []
+    with tqdm(total=len(suite.experiments) * len(STAGES), desc=f"suite {suite.name}", unit="stage",
+              disable=not show_progress()) as bar:
+        for experiment, config in zip(suite.experiments, configs, strict=True):
+            outcomes.append(run_experiment(experiment, config, out, device, data_root, download, bar.update))
+    results = [outcome.report.results for outcome in outcomes]
+    leaderboard = write_text(out / "leaderboard.md", render_leaderboard(results))
+    return SuiteOutcome(suite, out, outcomes, leaderboard)
+
+
+def run_experiment(experiment: Experiment, config: StageConfigs, out: Path, device: str, data_root,
+                   download: bool, advance: Callable[[], object]) -> ExperimentOutcome:
+    """The three stages of one experiment, each skipped when ``suite.json`` says it finished."""
+    run = RunDir(out / experiment.name)
+    state, outcome = StageState(run), ExperimentOutcome(experiment, run)
+    root = experiment.data_root or data_root
+    perturbations = {"perturbations": experiment.perturbations} if experiment.perturbations else {}
+    stages = {
+        "generate": lambda: generate(
+            experiment.dataset, experiment.generators, run.root, config.train, config.gan,
+            num_samples=experiment.num_samples, resume=True, device=device, data_root=root, download=download,
+            channels=experiment.channels, image_size=experiment.image_size, scorer_factory=domain_quality_scorer),
+        "detect": lambda: detect(run.root, experiment.detectors, config=config.detector, device=device,
+                                 data_root=root, download=download, **perturbations),
+        "report": lambda: report(run.root, config.metrics, device, root, download),
+    }
+    for stage in STAGES:
+        options = experiment.stage_config(stage)
+        if stage == "detect" and not experiment.detectors:
+            pass
+        elif state.finished(stage, options):
+            outcome.skipped.append(stage)
+        else:
+            log.info("%s: %s", experiment.name, stage)
+            result = stages[stage]()
+            if stage == "report":
+                outcome.report = result
+            state.record(stage, options)
+            outcome.ran.append(stage)
+        advance()
+    if outcome.report is None:  # finished earlier: every metric is cached, so this only renders the files again
+        outcome.report = stages["report"]()
+    return outcome

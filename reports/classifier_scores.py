@@ -1,0 +1,84 @@
+"""Sample quality measured with the domain classifier: domain FID, KID and IS, GAN-train and GAN-test.
+
+These are the "classification task using the generated images" scores of Shmelkov et al. (2018, "How good is
+my GAN?"), computed with torch-fidelity's feature-level functions on the features and logits of a small
+classifier trained on the real data set (``reports.domain``) instead of Inception's. The reference is the
+real **test** split, which the classifier never trained on.
+
+- domain FID / KID: Fréchet distance and kernel distance between the classifier's penultimate features.
+- domain IS: the Inception Score formula on the classifier's class posteriors (high when each fake is
+  confidently one class and all classes appear).
+- GAN-test (conditional generators): accuracy of the real-trained classifier on fakes, against the class each
+  fake was asked for. High when fakes look like their class (precision-like).
+- GAN-train (conditional generators): a fresh classifier trained on the fakes alone, tested on the real test
+  split. High when the fakes cover each class's variety (recall-like); compare with ``real_accuracy``, the same
+  classifier trained on reals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+from benchmark.images import ImageDataset, InMemoryImages
+from reports.domain import (
+    KID_SUBSET_SIZE,
+    DomainClassifier,
+    extract_features,
+    kid,
+    logits,
+    predict,
+    train_domain_classifier,
+)
+
+IS_SPLITS = 10
+GAN_TRAIN_STEPS, GAN_TRAIN_BATCH = 400, 64  # enough steps to learn digits from a few hundred fakes or many
+
+
+def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
+    """torch-fidelity's FID formula on any two (N, D) feature sets."""
+    real, fake = (fid_features_to_statistics(torch.as_tensor(f).double()) for f in (real_features, fake_features))
+    return fid_statistics_to_metric(real, fake, False)[KEY_METRIC_FID]
+
+
+def accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
+    return (predicted == labels).double().mean().item()
+
+
+def domain_scores(classifier: DomainClassifier, real_test: ImageDataset, fakes: torch.Tensor,
+                  fake_labels: torch.Tensor | None = None, seed: int = 0) -> dict:
+    """All classifier-based scores of uint8 ``fakes`` against the real test split.
+
+    ``fake_labels`` (the classes the fakes were asked for) turn on GAN-test and GAN-train; without them
+    (an unconditional generator) those two are None.
+    """
+    real_images, real_labels = real_test.tensors()
+    real_features, fake_features = extract_features(classifier, real_images), extract_features(classifier, fakes)
+    subset = max(2, min(KID_SUBSET_SIZE, len(real_images) // 2, len(fakes) // 2))
+    kid_mean, kid_std = kid(real_features, fake_features, subset, seed=seed)
+    score = isc_features_to_metric(logits(classifier, fakes), min(IS_SPLITS, len(fakes)), rng_seed=seed)
+    result = {"domain_network": f"domain classifier ({classifier.feature_dim}-d features, "
+                                f"{classifier.num_classes} classes)",
+              "domain_samples_real": len(real_images), "domain_samples_fake": len(fakes),
+              "domain_fid": frechet_distance(real_features, fake_features),
+              "domain_kid_mean": kid_mean, "domain_kid_std": kid_std, "domain_kid_subset_size": subset,
+              "domain_is_mean": score[KEY_METRIC_ISC_MEAN], "domain_is_std": score[KEY_METRIC_ISC_STD],
+              "real_accuracy": accuracy(predict(classifier, real_images), real_labels),
+              "gan_test": None, "gan_train": None}
+    if fake_labels is not None:
+        result["gan_test"] = accuracy(predict(classifier, fakes), fake_labels)
+        result["gan_train"] = gan_train(fakes, fake_labels, real_test, seed)
+    return result
+
+
+def gan_train(fakes: torch.Tensor, fake_labels: torch.Tensor, real_test: ImageDataset, seed: int = 0) -> float:
+    """Accuracy on the real test split of a classifier trained on the labelled fakes alone."""
+    training = InMemoryImages("fakes", fakes, fake_labels, real_test.classes)
+    epochs = max(2, math.ceil(GAN_TRAIN_STEPS * GAN_TRAIN_BATCH / len(fakes)))
+    classifier = train_domain_classifier(training, epochs=epochs, batch_size=GAN_TRAIN_BATCH, seed=seed,
+                                         cache=False, progress=False)
+    real_images, real_labels = real_test.tensors()
+    return accuracy(predict(classifier, real_images), real_labels)

@@ -1,0 +1,129 @@
+"""Each generator's sample-quality metrics, written to ``metrics/<gen>.json`` and reused while still valid.
+
+One file per generator holds the Inception metrics (``reports.fidelity``: FID, KID, precision/recall,
+density/coverage, IS), the domain-classifier scores (``reports.classifier_scores``) and the training cost.
+A file is reused when its key still matches: the fakes' manifest digest, the real data's fingerprint and
+the metric options. So a second report computes nothing, and new fakes or other options recompute.
+
+The Inception reference is a seeded random subset of the real **training** split (the convention of FID on
+MNIST and CIFAR-10); the domain scores compare with the **test** split, which the domain classifier never saw.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+import pandas as pd
+import torch
+
+from benchmark import data
+from benchmark.errors import DeepbenchError
+from benchmark.images import ImageDataset
+from benchmark.rundir import RunDir, file_digest, load_checkpoint, read_json, write_json
+from reports.classifier_scores import domain_scores
+from reports.domain import DomainClassifier, train_domain_classifier
+from reports.fidelity import InceptionExtractor, fidelity_metrics
+
+log = logging.getLogger(__name__)
+METRICS_VERSION = 1  # part of each file's key: bump it when a metric's computation changes
+FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any count)
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """How many samples the metrics use, and which metrics to compute."""
+
+    num_samples: int = 10_000  # fakes, and reals for Inception's reference, capped by what exists
+    inception: bool = True  # Inception metrics are slow on a CPU (about 10 images/second); domain scores are fast
+    fid_bootstrap: int = 5
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.num_samples < 10:
+            raise DeepbenchError(f"--num-samples must be at least 10, got {self.num_samples}")
+
+
+class RealReference:
+    """The real data a run's generators learned, with the networks that score against it (built on first use)."""
+
+    def __init__(self, run: RunDir, data_root=None, download: bool = False, device: str = "auto"):
+        config = run.generate_config()
+        self.spec = data.parse_spec(config["dataset"])
+        self.data_root = data_root or config.get("data_root")
+        self.download, self.device = download, device
+        self.shape = {"channels": config.get("channels"), "image_size": config.get("image_size")}
+        self.train = self._load(self.spec, "train")
+        self.test = self._load(self.spec, "test")
+
+    def _load(self, spec, split: str) -> ImageDataset:
+        return data.load(spec, split, self.data_root, self.download, **self.shape)
+
+    @cached_property
+    def classifier(self) -> DomainClassifier:
+        """Trained on the training split, or on the whole data set when the run used a one-class subset."""
+        training = self.train
+        if len(training.classes) < 2:
+            whole = data.DatasetSpec(self.spec.name, self.spec.path)
+            training = self._load(whole, "train")
+            log.info("one class in %s: the domain classifier is trained on all of %s", self.spec, whole)
+        return train_domain_classifier(training, device=self.device)
+
+    @cached_property
+    def extractor(self) -> InceptionExtractor:
+        return InceptionExtractor(device=self.device)
+
+
+def metrics_key(run: RunDir, generator: str, reals: RealReference, options: MetricOptions) -> dict:
+    return {"manifest_sha256": file_digest(run.fakes(generator) / "manifest.csv"),
+            "real_fingerprint": reals.train.fingerprint, "options": asdict(options), "version": METRICS_VERSION}
+
+
+def generator_metrics(run: RunDir, generator: str, reals: RealReference, options: MetricOptions | None = None,
+                      progress: bool | None = None) -> dict:
+    """``metrics/<generator>.json``, computed now unless a valid one is on disk."""
+    options = options or MetricOptions()
+    path, key = run.metrics(generator), metrics_key(run, generator, reals, options)
+    if path.exists():
+        cached = read_json(path, "metrics")
+        if cached.get("key") == key:
+            cached.pop("schema")
+            return cached
+    manifest = pd.read_csv(run.fakes(generator) / "manifest.csv")
+    fakes, _ = data.load(f"folder:{run.fakes(generator)}", "train", **reals.shape).tensors(progress)
+    count = min(options.num_samples, len(fakes))
+    fakes, manifest = fakes[:count], manifest.iloc[:count]
+    result = {"generator": generator, "dataset": str(reals.spec), "key": key, **training_cost(run, generator),
+              "sampled_step": int(manifest["step"].iloc[0]), "sampled_checkpoint": manifest["checkpoint"].iloc[0]}
+    labels = torch.tensor(manifest["label"].astype(int).to_numpy()) if manifest["label"].notna().all() else None
+    result.update(domain_scores(reals.classifier, reals.test, fakes, labels, options.seed))
+    result.update(inception_part(reals, fakes, options, progress))
+    write_json(path, result, "metrics")
+    return result
+
+
+def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOptions, progress) -> dict:
+    """Inception metrics, or the reason they are missing (switched off, or no weights on this machine)."""
+    if not options.inception:
+        return {"fid": None, "inception_missing": "switched off (--no-inception)"}
+    try:
+        extractor = reals.extractor
+    except DeepbenchError as error:
+        return {"fid": None, "inception_missing": str(error)}
+    result = fidelity_metrics(reals.train, fakes, max_real=options.num_samples, extractor=extractor,
+                              progress=progress, fid_bootstrap=options.fid_bootstrap, seed=options.seed)
+    result["inception_missing"] = None
+    if min(result["samples_real"], result["samples_fake"]) < FEW_SAMPLES:
+        result["fid_note"] = (f"FID from {result['samples_fake']} fakes and {result['samples_real']} reals is biased "
+                              f"upward against the usual {FEW_SAMPLES}; compare only at equal counts (KID is unbiased)")
+    return result
+
+
+def training_cost(run: RunDir, generator: str) -> dict:
+    """Training steps and seconds from the generator's last checkpoint (None when it was only sampled)."""
+    last = run.checkpoints(generator) / "last.pt"
+    if not last.exists():
+        return {"train_steps": None, "train_seconds": None}
+    state = load_checkpoint(last)
+    return {"train_steps": int(state["step"]), "train_seconds": float(state["seconds"])}

@@ -1,0 +1,190 @@
+"""Results as tables: a run's results in one JSON, and the leaderboard in Markdown and CSV (pandas).
+
+A run's results (:func:`collect`) are its generators' metric files and its detectors' evaluation rows, with
+what is needed to read them: data set, machine, seed, package versions and how long each stage took. The
+same JSON is what ``deepbench report --export`` writes into ``benchmark/results/``, and the committed
+``benchmark/LEADERBOARD.md`` is rendered from those files alone (:func:`render_leaderboard`), so it can be
+rebuilt and checked for staleness anywhere, without the runs.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.errors import DeepbenchError
+from benchmark.rundir import RunDir, read_json, write_text
+
+RESULTS_KIND = "results"
+GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the raw keys and values
+    "generator": ("generator", "s"), "samples_fake": ("fakes", "d"), "fid": ("FID", ".2f"), "kid_mean": ("KID", ".2f"),
+    "precision": ("precision", ".3f"), "recall": ("recall", ".3f"), "density": ("density", ".3f"),
+    "coverage": ("coverage", ".3f"), "inception_score_mean": ("IS", ".2f"), "domain_fid": ("domain FID", ".2f"),
+    "domain_kid_mean": ("domain KID", ".2f"), "domain_is_mean": ("domain IS", ".2f"), "gan_train": ("GAN-train", ".3f"),
+    "gan_test": ("GAN-test", ".3f"), "train_minutes": ("train min", ".1f"),
+}
+DETECTOR_COLUMNS = {
+    "detector": ("detector", "s"), "train_generator": ("trained on", "s"), "eval_set": ("evaluated on", "s"),
+    "accuracy": ("accuracy", ".3f"), "accuracy_at_0.5": ("acc@0.5", ".3f"), "auc": ("AUC", ".4f"),
+    "average_precision": ("AP", ".4f"), "eer": ("EER", ".4f"), "n_real": ("reals", "d"), "n_fake": ("fakes", "d"),
+}
+WITH_STD = {"fid": "fid_std", "kid_mean": "kid_std", "inception_score_mean": "inception_score_std",
+            "domain_kid_mean": "domain_kid_std", "domain_is_mean": "domain_is_std"}
+SCALED = {"kid_mean": 1000, "domain_kid_mean": 1000}  # KID reads as x 10^3, as papers print it
+
+
+def stage_seconds(record: dict) -> dict[str, float]:
+    """Wall time of each finished stage of ``run.json`` (summed when a stage ran several times)."""
+    seconds: dict[str, float] = {}
+    for stage in record["stages"]:
+        if stage.get("finished"):
+            took = datetime.fromisoformat(stage["finished"]) - datetime.fromisoformat(stage["started"])
+            seconds[stage["command"]] = seconds.get(stage["command"], 0.0) + took.total_seconds()
+    return seconds
+
+
+def detector_rows(run: RunDir) -> list[dict]:
+    """Every evaluation row of every detector in the run, without the ROC curves."""
+    rows = []
+    for path in sorted((run.root / "detectors").glob("*/eval.json")):
+        record = read_json(path, "eval")
+        for row in record["results"]:
+            flat = {k: v for k, v in row.items() if k != "roc"}
+            rows.append({"detector": record["detector"], "train_generator": record["train_generator"], **flat,
+                         "format_match": record["format_match"]["applied"]})
+    return rows
+
+
+def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None) -> dict:
+    """The run's results as one JSON-ready dict (the ``--export`` format)."""
+    record = run.read_record()
+    last = record["stages"][-1]
+    generate = run.generate_config()
+    generators = [{k: v for k, v in m.items() if k != "key"} for m in generator_metrics]
+    return {"name": name or run.root.name, "dataset": generate["dataset"], "seed": last["seed"],
+            "machine": last.get("machine"), "versions": last["versions"], "finished": last.get("finished"),
+            "stage_seconds": stage_seconds(record), "generators": generators, "detectors": detector_rows(run)}
+
+
+def generator_table(results: dict) -> pd.DataFrame:
+    """One row per generator with the raw metric values (CSV form)."""
+    rows = []
+    for metrics in results["generators"]:
+        row = dict(metrics)
+        row["train_minutes"] = None if metrics.get("train_seconds") is None else metrics["train_seconds"] / 60
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def detector_table(results: dict, perturbation: str = "none") -> pd.DataFrame:
+    """One row per detector x training generator x evaluation set, for one perturbation (CSV form)."""
+    frame = pd.DataFrame(results["detectors"])
+    if frame.empty:
+        return frame
+    return frame[frame["perturbation"] == perturbation].reset_index(drop=True)
+
+
+def robustness_table(results: dict) -> pd.DataFrame:
+    """In-distribution AUC of each detector under each perturbation: rows detector@generator, columns perturbation."""
+    frame = pd.DataFrame(results["detectors"])
+    if frame.empty:
+        return frame
+    frame = frame[frame["train_generator"] == frame["eval_set"]]
+    frame = frame.assign(trained=frame["detector"] + "@" + frame["train_generator"])
+    order = list(dict.fromkeys(frame["perturbation"]))
+    return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value, spec: str = ".3f", scale: float = 1, std=None) -> str:
+    if _missing(value):
+        return "—"
+    if spec == "s":
+        return str(value)
+    text = format(int(value), "d") if spec == "d" else format(value * scale, spec)
+    return text if _missing(std) else f"{text} ± {std * scale:{spec}}"
+
+
+def _formatted(frame: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Readable strings under readable headings: means with their std, KID x 10^3, missing values as a dash."""
+    shown = {}
+    for key, (heading, spec) in columns.items():
+        if key not in frame:
+            continue
+        stds = frame[WITH_STD[key]] if WITH_STD.get(key) in frame else [None] * len(frame)
+        shown[heading] = [_number(v, spec, SCALED.get(key, 1), s) for v, s in zip(frame[key], stds, strict=True)]
+    return pd.DataFrame(shown)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
+    """(caption, table) pairs of one results dict, formatted for people: sample quality, detection, robustness."""
+    tables = []
+    generators = generator_table(results)
+    if not generators.empty:
+        tables.append(("Sample quality (KID x 10³; IS needs torch-fidelity's own Inception weights)",
+                       _formatted(generators, GENERATOR_COLUMNS)))
+    detections = detector_table(results)
+    if not detections.empty:
+        tables.append(("Detection (clean images; accuracy at the validation threshold)",
+                       _formatted(detections, DETECTOR_COLUMNS)))
+        robustness = robustness_table(results).map(_number).reset_index()
+        tables.append(("Robustness (AUC on the training generator's held-out fakes, per perturbation)",
+                       robustness.rename(columns={"trained": "detector"})))
+    return tables
+
+
+def markdown_tables(results: dict) -> str:
+    """The readable tables as Markdown, each under its caption in bold."""
+    return "\n".join(f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results))
+
+
+def describe(results: dict) -> str:
+    """One line saying where, how long and on how many samples the figures were measured."""
+    seconds = results.get("stage_seconds", {})
+    took = ", ".join(f"{stage} {value / 60:.1f} min" for stage, value in seconds.items())
+    counts = sorted({(g.get("samples_fake"), g.get("samples_real")) for g in results["generators"]
+                     if g.get("samples_fake")})
+    samples = "; ".join(f"{fake} fakes vs {real} reals" for fake, real in counts) or "no Inception metrics"
+    return (f"Data set `{results['dataset']}`, seed {results['seed']}. Machine: {results.get('machine') or 'unknown'}."
+            f" Time: {took or 'unknown'}. Inception samples: {samples}.")
+
+
+def load_results(folder: Path) -> list[dict]:
+    """Every ``*.json`` results file in ``folder``, sorted by name."""
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise DeepbenchError(f"{folder} holds no results JSON; write one with deepbench report --run R --export "
+                             f"{folder}/NAME.json")
+    return [read_json(path, RESULTS_KIND) for path in paths]
+
+
+def render_leaderboard(results: list[dict]) -> str:
+    """``LEADERBOARD.md``: one section per results file; the same files always give the same text."""
+    lines = ["# deepbench leaderboard", "",
+             "Generated by `deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md` from the "
+             "result files in `benchmark/results/`; do not edit by hand (CI checks it with `--check`).", ""]
+    for entry in results:
+        lines += [f"## {entry['name']}", "", describe(entry), "", markdown_tables(entry)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_leaderboard(folder: str | Path, output: str | Path, check: bool = False) -> str:
+    """Render the leaderboard from ``folder`` into ``output``; with ``check``, only fail when ``output`` differs."""
+    text, output = render_leaderboard(load_results(Path(folder))), Path(output)
+    if check:
+        if not output.is_file() or output.read_text(encoding="utf-8") != text:
+            raise DeepbenchError(f"{output} is stale: it differs from what {folder} gives; run deepbench report "
+                                 f"--leaderboard {folder} -o {output} and commit the result")
+        return text
+    write_text(output, text)
+    return text

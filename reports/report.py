@@ -1,0 +1,138 @@
+"""``deepbench report``: a run's metrics, leaderboard tables, figures and HTML page, in ``report/``.
+
+What is already computed is reused: generator metrics are cached per generator in ``metrics/<gen>.json``
+(``reports.generator_metrics``), the reals' Inception features and the domain classifier in the cache
+directory, and detector results are read from the detectors' ``eval.json``. Everything the report writes
+is rendered from those files, so running it twice gives the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from benchmark import data
+from benchmark.errors import DeepbenchError
+from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
+from reports.generator_metrics import MetricOptions, RealReference, generator_metrics
+from reports.html import Section, write_report
+from reports.leaderboard import (
+    RESULTS_KIND,
+    collect,
+    describe,
+    detector_table,
+    generator_table,
+    markdown_tables,
+    readable_tables,
+    robustness_table,
+)
+from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+
+log = logging.getLogger(__name__)
+GRID_ROWS = 8
+
+
+@dataclass
+class Report:
+    folder: Path
+    results: dict
+    generators: pd.DataFrame
+    detectors: pd.DataFrame
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, device: str = "auto",
+           data_root: str | os.PathLike | None = None, download: bool = False,
+           progress: bool | None = None) -> Report:
+    """Compute what is missing and write ``report/``: results.json, leaderboard.csv/.md, figures, index.html."""
+    run = RunDir(Path(run_dir))
+    if not run.run_json.exists():
+        raise DeepbenchError(f"{run.root} is not a run directory (no run.json); pass the --out of deepbench generate")
+    generators = [g for g in run.generators() if (run.fakes(g) / "manifest.csv").exists()]
+    if not generators:
+        raise DeepbenchError(f"{run.root} has no fakes to report on; run deepbench generate --out {run.root} first")
+    reals = RealReference(run, data_root, download, device)
+    metrics = [generator_metrics(run, g, reals, options, progress) for g in generators]
+    results = collect(run, metrics)
+    folder = run.report
+    write_json(folder / "results.json", results, RESULTS_KIND)
+    generator_frame, detector_frame = generator_table(results), pd.DataFrame(results["detectors"])
+    write_csv(folder / "leaderboard.csv", pd.concat([generator_frame.assign(kind="generator"),
+                                                     detector_frame.assign(kind="detector")], ignore_index=True))
+    write_text(folder / "leaderboard.md", f"# {results['name']}\n\n{describe(results)}\n\n{markdown_tables(results)}")
+    figures = draw_figures(run, reals, generators, results)
+    write_report(folder / "index.html", f"deepbench report: {results['name']}",
+                 {"run directory": str(run.root.resolve()), "data set": results["dataset"],
+                  "machine": str(results["machine"]), "finished": str(results["finished"])},
+                 sections(run, results, figures))
+    return Report(folder, results, generator_frame, detector_frame)
+
+
+def draw_figures(run: RunDir, reals: RealReference, generators: list[str], results: dict) -> dict[str, Path]:
+    """Sample grids, ROC curves, the cross-generator AUC heatmap and the robustness plot, in ``report/figures``."""
+    folder = run.report / "figures"
+    figures = {"real": save_image_grid(reals.test.tensors()[0][:GRID_ROWS * 8], folder / "real.png")}
+    for generator in generators:
+        fakes = data.load(f"folder:{run.fakes(generator)}", "train")
+        columns = grid_columns(pd.read_csv(run.fakes(generator) / "manifest.csv")["label"].nunique())
+        images = torch.stack([fakes[i][0] for i in range(min(len(fakes), GRID_ROWS * columns))])
+        figures[f"fakes:{generator}"] = save_image_grid(images, folder / f"fakes-{generator}.png", columns)
+    evaluations = sorted((run.root / "detectors").glob("*/eval.json"))
+    for path in evaluations:
+        record = read_json(path, "eval")
+        curves = [{"label": row["eval_set"], "auc": row["auc"], **row["roc"]} for row in record["results"]
+                  if row["perturbation"] == "none" and "roc" in row]
+        if curves:
+            name = path.parent.name
+            figures[f"roc:{name}"] = save_roc_curves(curves, folder / f"roc-{name}.png",
+                                                     f"{record['detector']} trained on {record['train_generator']}")
+    clean = detector_table(results)
+    if not clean.empty:
+        matrices = {name: frame.pivot(index="train_generator", columns="eval_set", values="auc")
+                    for name, frame in clean.groupby("detector", sort=True)}
+        figures["heatmap"] = save_auc_heatmap(matrices, folder / "auc-heatmap.png")
+        figures["robustness"] = save_robustness_plot(robustness_table(results).T, folder / "robustness.png",
+                                                     "AUC on held-out fakes of the training generator")
+    return figures
+
+
+def grid_columns(classes: int) -> int:
+    """Conditional fakes cycle through the classes, so one column per class (up to 16) shows a class per column."""
+    return classes if 2 <= classes <= 16 else 8
+
+
+def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Section]:
+    tables = readable_tables(results)
+    generators = [m["generator"] for m in results["generators"]]
+    notes = sorted({m.get(key) or "" for m in results["generators"]
+                    for key in ("fid_note", "inception_missing", "inception_score_missing")} - {""})
+    quality = Section("Sample quality", text=[describe(results), *notes], tables=tables[:1])
+    samples = Section("Samples", figures=[("Real images (test split)", figures["real"])] + [
+        (f"{name}: fakes", figures[f"fakes:{name}"]) for name in generators])
+    losses = Section("Training", figures=[(f"{name}: losses and discriminator outputs",
+                                           run.generator(name) / "losses.png") for name in generators])
+    detection = Section("Detection", tables=tables[1:])
+    if "heatmap" in figures:
+        detection.figures += [("Cross-generator AUC (rows: trained on; columns: evaluated on)", figures["heatmap"]),
+                              ("Robustness to perturbations", figures["robustness"])]
+        detection.figures += [(f"ROC curves: {key.removeprefix('roc:')}", path) for key, path in figures.items()
+                              if key.startswith("roc:")]
+    else:
+        detection.text.append(f"No detector results yet: run deepbench detect --run {run.root}.")
+    return [quality, samples, losses, detection]
+
+
+def export(run_dir: str | os.PathLike, path: str | os.PathLike, name: str | None = None) -> Path:
+    """Copy a reported run's results to ``path`` (e.g. ``benchmark/results/NAME.json``), named ``name``."""
+    run = RunDir(Path(run_dir))
+    results = read_json(run.report / "results.json", RESULTS_KIND)
+    results["name"] = name or Path(path).stem
+    return write_json(path, results, RESULTS_KIND)

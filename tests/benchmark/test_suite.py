@@ -1,0 +1,139 @@
+"""Suites: the built-in TOML files are valid, bad ones fail with the key or name at fault, and a micro suite runs
+end to end, writes the run-directory contract file by file, and resumes after an interruption to the same table."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark import config, suite
+from benchmark.cli import main
+from benchmark.errors import DeepbenchError
+from reports.leaderboard import markdown_tables
+
+MICRO = """
+name = "micro"
+
+[defaults]
+seed = 1
+num_samples = 40
+train = { max_steps = 6, batch_size = 16 }
+gan = { nz = 8, ngf = 8, ndf = 8 }
+detector = { epochs = 1, batch_size = 16 }
+perturbations = ["none", "jpeg75"]
+metrics = { num_samples = 20, inception = false }
+
+[[experiment]]
+name = "digits"
+dataset = "embedded:0,1"
+generators = ["dcgan"]
+detectors = ["cnn"]
+"""
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["-q", *args])
+
+
+@pytest.fixture
+def micro(tmp_path):
+    path = tmp_path / "micro.toml"
+    path.write_text(MICRO)
+    return path
+
+
+@pytest.mark.parametrize("name", config.suite_names())
+def test_built_in_suites_are_valid(name):
+    loaded = config.load_suite(name)
+    assert loaded.experiments and all(suite.stage_configs(e) for e in loaded.experiments)
+
+
+def test_the_quick_suite_is_what_the_readme_promises():
+    quick = config.load_suite("quick")
+    (experiment,) = quick.experiments
+    assert experiment.dataset == "embedded" and set(experiment.generators) == {"dcgan", "capsgan"}
+    assert set(experiment.detectors) == {"cnn", "capsule"} and {"jpeg75", "blur1"} <= set(experiment.perturbations)
+
+
+def test_an_unknown_key_names_itself_and_the_known_ones(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(MICRO.replace('detectors = ["cnn"]', 'detectors = ["cnn"]\nepoch = 3'))
+    with pytest.raises(DeepbenchError, match="unknown key epoch; known keys: .*detectors"):
+        config.load_suite(path)
+
+
+def test_an_unknown_config_field_fails_before_any_work(micro, tmp_path):
+    micro.write_text(MICRO.replace("epochs = 1,", "epoks = 1,"))
+    result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1 and "epoks" in result.output and not (tmp_path / "out").exists()
+
+
+def test_unknown_suite_lists_the_built_in_ones():
+    with pytest.raises(DeepbenchError, match="unknown suite 'nope'; use one of .*quick"):
+        config.load_suite("nope")
+
+
+def test_dataset_override_keeps_the_class_subset(micro):
+    assert config.override_dataset("cifar10:dog", {"cifar10": "folder:/data/c"}) == "folder:/data/c:dog"
+    loaded = config.load_suite(micro, {"embedded": "mnist"})
+    assert loaded.experiments[0].dataset == "mnist:0,1"
+    with pytest.raises(DeepbenchError, match="no experiment of micro.toml uses that data set"):
+        config.load_suite(micro, {"cifar10": "folder:x"})
+    with pytest.raises(DeepbenchError, match="NAME=SPEC"):
+        config.parse_overrides(("cifar10",))
+
+
+def test_micro_suite_writes_the_run_directory_contract(micro, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", "--suite", str(micro), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "## digits: ran generate, detect, report" in result.output and "| cnn" in result.output
+    run = out / "digits"
+    expected = ["run.json", "suite.json", "generators/dcgan/checkpoints/last.pt", "generators/dcgan/losses.csv",
+                "generators/dcgan/losses.png", "generators/dcgan/fakes/manifest.csv",
+                "generators/dcgan/fakes/000039.png", "detectors/cnn@dcgan/checkpoint.pt",
+                "detectors/cnn@dcgan/history.csv", "detectors/cnn@dcgan/eval.json", "detectors/cnn@dcgan/eval.csv",
+                "detectors/eval.csv", "metrics/dcgan.json", "report/index.html", "report/leaderboard.csv",
+                "report/leaderboard.md", "report/results.json", "report/figures/auc-heatmap.png"]
+    missing = [name for name in expected if not (run / name).is_file()]
+    assert not missing
+    assert list((run / "generators" / "dcgan" / "samples").glob("*.png"))
+    assert len(list((run / "generators" / "dcgan" / "fakes").glob("*.png"))) == 40
+    for name in ("run.json", "suite.json", "metrics/dcgan.json", "report/results.json",
+                 "detectors/cnn@dcgan/eval.json"):
+        assert json.loads((run / name).read_text())["schema"].startswith("deepbench.")
+    assert "## digits" in (out / "leaderboard.md").read_text()
+
+
+def test_an_interrupted_suite_resumes_to_the_same_table(micro, tmp_path, monkeypatch):
+    straight = config.load_suite(micro)
+    reference = suite.run_suite(straight, tmp_path / "straight")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(suite, "detect", interrupted)
+        suite.run_suite(straight, tmp_path / "split")
+    assert "pass --resume" in invoke("run", "--suite", str(micro), "--out", str(tmp_path / "split")).output
+    resumed = suite.run_suite(straight, tmp_path / "split", resume=True)
+    (outcome,) = resumed.experiments
+    assert outcome.skipped == ["generate"] and outcome.ran == ["detect", "report"]
+    assert markdown_tables(outcome.report.results) == markdown_tables(reference.experiments[0].report.results)
+    again = suite.run_suite(straight, tmp_path / "split", resume=True)
+    assert again.experiments[0].ran == [] and again.experiments[0].skipped == ["generate", "detect", "report"]
+
+
+def test_resume_refuses_changed_options(micro, tmp_path):
+    assert invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).exit_code == 0
+    micro.write_text(MICRO.replace("max_steps = 6", "max_steps = 7"))
+    result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--resume")
+    assert result.exit_code == 1 and "other generate options" in result.output
+
+
+def test_experiments_can_be_selected_by_name():
+    seeds = config.load_suite("seeds")
+    chosen = config.select_experiments(seeds, ("cifar-dog-lr3e-4", "mnist-0"))
+    assert [e.name for e in chosen.experiments] == ["mnist-0", "cifar-dog-lr3e-4"]
+    with pytest.raises(DeepbenchError, match="not in suite seeds; it has mnist-0"):
+        config.select_experiments(seeds, ("nope",))

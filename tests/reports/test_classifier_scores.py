@@ -1,0 +1,70 @@
+"""Classifier-based scores on a toy conditional generator: a "perfect" one (real digits with their true
+labels) against a broken one (the same digits with wrong labels, or one digit only)."""
+
+import pytest
+import torch
+
+from benchmark.data import load
+from benchmark.images import InMemoryImages
+from reports.classifier_scores import domain_scores, frechet_distance
+from reports.domain import train_domain_classifier
+
+
+@pytest.fixture(scope="module")
+def real_test():
+    images, labels = load("embedded", "test").tensors()
+    return InMemoryImages("embedded test, first 1000", images[:1000], labels[:1000], [str(d) for d in range(10)])
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    images, labels = load("embedded", "train").tensors()
+    subset = InMemoryImages("embedded train, first 3000", images[:3000], labels[:3000], [str(d) for d in range(10)])
+    return train_domain_classifier(subset, epochs=1, batch_size=32, cache=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def good_fakes():
+    """Unseen real digits with their true labels: what a perfect conditional generator would give."""
+    images, labels = load("embedded", "test").tensors()
+    return images[1000:2000], labels[1000:2000]
+
+
+@pytest.fixture(scope="module")
+def good_scores(classifier, real_test, good_fakes):
+    return domain_scores(classifier, real_test, *good_fakes)
+
+
+def test_a_perfect_conditional_generator_scores_like_real_data(good_scores):
+    scores = good_scores
+    assert scores["gan_test"] > 0.8 and abs(scores["gan_test"] - scores["real_accuracy"]) < 0.05
+    assert scores["gan_train"] > 0.8
+    assert scores["domain_is_mean"] > 3  # predictions spread over ten classes (a 1-class set gives 1)
+    assert scores["domain_kid_mean"] < 0.01
+
+
+def test_wrong_labels_ruin_gan_test_and_gan_train_but_not_the_label_free_scores(classifier, real_test, good_fakes,
+                                                                               good_scores):
+    images, labels = good_fakes
+    good = good_scores
+    shuffled = domain_scores(classifier, real_test, images, (labels + 1) % 10)
+    assert shuffled["gan_test"] < 0.2 and shuffled["gan_train"] < 0.3
+    assert shuffled["domain_fid"] == pytest.approx(good["domain_fid"])  # the images are the same
+
+
+def test_one_mode_has_low_domain_is_and_a_larger_distance(classifier, real_test, good_fakes):
+    images, labels = good_fakes
+    zeros = images[labels == 0]
+    collapsed = domain_scores(classifier, real_test, zeros)
+    diverse = domain_scores(classifier, real_test, images[: len(zeros)])
+    assert collapsed["domain_is_mean"] < 2 < diverse["domain_is_mean"]
+    assert collapsed["domain_fid"] > 5 * diverse["domain_fid"]
+    assert collapsed["gan_test"] is None and collapsed["gan_train"] is None  # no labels: unconditional
+
+
+def test_frechet_distance_matches_the_closed_form_for_gaussians():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 2, generator=generator, dtype=torch.float64)
+    b = torch.randn(20000, 2, generator=generator, dtype=torch.float64) * 2 + torch.tensor([3.0, 0.0])
+    # ||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2) = 9 + (2 + 8 - 2 * 2 * 2) = 11
+    assert frechet_distance(a, b) == pytest.approx(11, rel=0.03)

