@@ -19,7 +19,7 @@ from benchmark.folders import image_folders
 from benchmark.runtime import DEVICE_CHOICES, set_verbosity
 from benchmark.sources import DATASETS
 from benchmark.suite import domain_quality_scorer, run_suite
-from detectors.detect import FORMAT_MATCH_CHOICES, parse_eval_fakes
+from detectors.detect import FORMAT_MATCH_CHOICES
 from detectors.detect import detect as run_detectors
 from detectors.detector import DetectorConfig
 from detectors.networks import NETWORKS
@@ -190,10 +190,11 @@ def detector_help() -> str:
 def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, format_match, perturbations, epochs, batch_size, lr,
            patience, flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
-    config = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
-                            blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
-    results = run_detectors(run_dir, detectors, train_on, parse_eval_fakes(eval_fakes), checkpoint, format_match,
-                            config, perturbations or PERTURBATIONS, device, data_root, download)
+    options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
+                             blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
+    extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
+    results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, options,
+                            perturbations or PERTURBATIONS, device, data_root, download)
     for result in results:
         clean = [row for row in result.rows if row["perturbation"] == "none"]
         scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}" for row in clean)

@@ -135,15 +135,21 @@ def select_experiments(suite: Suite, names: tuple[str, ...]) -> Suite:
     return replace(suite, experiments=tuple(e for e in suite.experiments if e.name in names))
 
 
-def parse_overrides(items: tuple[str, ...]) -> dict[str, str]:
-    """``NAME=SPEC`` pairs of ``--dataset``: e.g. ``cifar10=folder:../shared/data/cifar10-jpeg``."""
-    overrides = {}
+def parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, str]:
+    """``NAME=VALUE`` command-line pairs (``--dataset cifar10=folder:PATH``, ``--eval-fakes other=PATH``)."""
+    pairs = {}
     for item in items:
-        name, sep, spec = item.partition("=")
-        if not sep or not name or not spec:
-            raise DeepbenchError(f"--dataset takes NAME=SPEC (e.g. cifar10=folder:PATH), got {item!r}")
-        overrides[name.strip().lower()] = spec.strip()
-    return overrides
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise DeepbenchError(f"{option} takes NAME=VALUE (e.g. {example}), got {item!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, str]:
+    """``--dataset`` pairs: data set names (lower case) and the specs that replace them."""
+    return {name.lower(): spec for name, spec in
+            parse_pairs(items, "--dataset", "cifar10=folder:../shared/data/cifar10-jpeg").items()}
 
 
 def override_dataset(spec: str, overrides: dict[str, str]) -> str:

@@ -59,17 +59,6 @@ def load_fakes(run: RunDir, generator: str, channels: int, image_size: tuple[int
     return images
 
 
-def parse_eval_fakes(items: tuple[str, ...]) -> dict[str, Path]:
-    """``NAME=PATH`` pairs of extra fake folders."""
-    parsed = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise DeepbenchError(f"--eval-fakes takes NAME=PATH, got {item!r}")
-        parsed[name] = Path(path)
-    return parsed
-
-
 def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), train_on: tuple[str, ...] = (),
            eval_fakes: dict[str, Path] | None = None, checkpoint: str | os.PathLike | None = None,
            format_match: str = "auto", config: DetectorConfig | None = None,

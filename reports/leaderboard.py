@@ -155,7 +155,7 @@ def describe(results: dict) -> str:
     counts = sorted({(g.get("samples_fake"), g.get("samples_real")) for g in results["generators"]
                      if g.get("samples_fake")})
     samples = "; ".join(f"{fake} fakes vs {real} reals" for fake, real in counts) or "no Inception metrics"
-    return (f"Data set `{results['dataset']}`, seed {results['seed']}. Machine: {results.get('machine') or 'unknown'}."
+    return (f"Data set {results['dataset']}, seed {results['seed']}. Machine: {results.get('machine') or 'unknown'}."
             f" Time: {took or 'unknown'}. Inception samples: {samples}.")
 
 
