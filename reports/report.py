@@ -79,12 +79,12 @@ def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, dev
 def draw_figures(run: RunDir, reals: RealReference, generators: list[str], results: dict) -> dict[str, Path]:
     """Sample grids, ROC curves, the cross-generator AUC heatmap and the robustness plot, in ``report/figures``."""
     folder = run.report / "figures"
-    figures = {"real": save_image_grid(reals.test.tensors()[0][:GRID_ROWS * 8], folder / "real.png")}
+    figures = {"real": save_image_grid(first_images(reals.test, GRID_ROWS * 8), folder / "real.png")}
     for generator in generators:
         fakes = data.load(f"folder:{run.fakes(generator)}", "train")
         columns = grid_columns(pd.read_csv(run.fakes(generator) / "manifest.csv")["label"].nunique())
-        images = torch.stack([fakes[i][0] for i in range(min(len(fakes), GRID_ROWS * columns))])
-        figures[f"fakes:{generator}"] = save_image_grid(images, folder / f"fakes-{generator}.png", columns)
+        figures[f"fakes:{generator}"] = save_image_grid(first_images(fakes, GRID_ROWS * columns),
+                                                        folder / f"fakes-{generator}.png", columns)
     evaluations = sorted((run.root / "detectors").glob("*/eval.json"))
     for path in evaluations:
         record = read_json(path, "eval")
@@ -102,6 +102,11 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         figures["robustness"] = save_robustness_plot(robustness_table(results).T, folder / "robustness.png",
                                                      "AUC on held-out fakes of the training generator")
     return figures
+
+
+def first_images(dataset, count: int) -> torch.Tensor:
+    """The first ``count`` images, decoded one by one: a grid needs a few dozen, not the whole folder."""
+    return torch.stack([dataset[i][0] for i in range(min(len(dataset), count))])
 
 
 def grid_columns(classes: int) -> int:
