@@ -11,8 +11,8 @@ real **test** split, which the classifier never trained on.
 - GAN-test (conditional generators): accuracy of the real-trained classifier on fakes, against the class each
   fake was asked for. High when fakes look like their class (precision-like).
 - GAN-train (conditional generators): a fresh classifier trained on the fakes alone, tested on the real test
-  split. High when the fakes cover each class's variety (recall-like); compare with ``real_accuracy``, the same
-  classifier trained on reals.
+  split. High when the fakes cover each class's variety (recall-like); compare with ``real_accuracy``, the
+  real-trained classifier's accuracy on that split (None when it was trained on a larger set of classes).
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ def domain_scores(classifier: DomainClassifier, real_test: ImageDataset, fakes: 
               "domain_fid": frechet_distance(real_features, fake_features),
               "domain_kid_mean": kid_mean, "domain_kid_std": kid_std, "domain_kid_subset_size": subset,
               "domain_is_mean": score[KEY_METRIC_ISC_MEAN], "domain_is_std": score[KEY_METRIC_ISC_STD],
-              "real_accuracy": accuracy(predict(classifier, real_images), real_labels),
-              "gan_test": None, "gan_train": None}
+              "real_accuracy": None, "gan_test": None, "gan_train": None}
+    if classifier.num_classes == len(real_test.classes):  # not so for a class subset scored by the whole set's
+        result["real_accuracy"] = accuracy(predict(classifier, real_images), real_labels)
     if fake_labels is not None:
         result["gan_test"] = accuracy(predict(classifier, fakes), fake_labels)
         result["gan_train"] = gan_train(fakes, fake_labels, real_test, seed)

@@ -27,7 +27,7 @@ from reports.domain import DomainClassifier, train_domain_classifier
 from reports.fidelity import InceptionExtractor, fidelity_metrics
 
 log = logging.getLogger(__name__)
-METRICS_VERSION = 1  # part of each file's key: bump it when a metric's computation changes
+METRICS_VERSION = 2  # part of each file's key: bump it when a metric's computation changes
 FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any count)
 
 

@@ -68,3 +68,11 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     b = torch.randn(20000, 2, generator=generator, dtype=torch.float64) * 2 + torch.tensor([3.0, 0.0])
     # ||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2) = 9 + (2 + 8 - 2 * 2 * 2) = 11
     assert frechet_distance(a, b) == pytest.approx(11, rel=0.03)
+
+
+def test_a_class_subset_scored_by_the_whole_sets_classifier_has_no_real_accuracy(classifier, good_fakes):
+    images, labels = good_fakes
+    sevens = InMemoryImages("sevens", images[labels == 7], torch.zeros(int((labels == 7).sum()), dtype=torch.long),
+                            ["7"])
+    scores = domain_scores(classifier, sevens, images[:50])
+    assert scores["real_accuracy"] is None and scores["domain_fid"] > 0
