@@ -88,9 +88,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     data_root = data_root or generated.get("data_root")  # by default, the reals the generators were trained on
     real_train = data.load(generated["dataset"], "train", data_root, download, **shape)
     real_test = data.load(generated["dataset"], "test", data_root, download, **shape)
-    settings = real_jpeg_settings(real_train) if format_match == "auto" else None
-    matching = {"mode": format_match, "reals": str(settings) if settings else "lossless",
-                "applied": settings is not None}
+    found = real_jpeg_settings(real_train)  # recorded even when matching is off, so eval.json says what it skipped
+    settings = found if format_match == "auto" else None
+    matching = {"mode": format_match, "reals": str(found) if found else "lossless", "applied": settings is not None}
     if settings is not None:
         log.warning("the real images are %s; the fakes pass through the same JPEG settings (--format-match off "
                     "to keep them lossless)", settings)
