@@ -25,12 +25,12 @@ from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, i
 
 from benchmark.images import ImageDataset, InMemoryImages
 from reports.domain import (
-    KID_SUBSET_SIZE,
     DomainClassifier,
     extract_features,
     kid,
     logits,
     predict,
+    spread_subset_size,
     train_domain_classifier,
 )
 
@@ -57,7 +57,7 @@ def domain_scores(classifier: DomainClassifier, real_test: ImageDataset, fakes: 
     """
     real_images, real_labels = real_test.tensors()
     real_features, fake_features = extract_features(classifier, real_images), extract_features(classifier, fakes)
-    subset = max(2, min(KID_SUBSET_SIZE, len(real_images) // 2, len(fakes) // 2))
+    subset = spread_subset_size(len(real_images), len(fakes))
     kid_mean, kid_std = kid(real_features, fake_features, subset, seed=seed)
     score = isc_features_to_metric(logits(classifier, fakes), min(IS_SPLITS, len(fakes)), rng_seed=seed)
     result = {"domain_network": f"domain classifier ({classifier.feature_dim}-d features, "

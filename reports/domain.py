@@ -216,6 +216,12 @@ def _check_kid_options(subset_size: int | None, subsets: int, seed: int) -> None
     _require(isinstance(seed, int) and 0 <= seed < 2**32, f"seed must be an int in [0, 2**32), got {seed!r}")
 
 
+def spread_subset_size(real_count: int, fake_count: int) -> int:
+    """KID subsets of at most half of each set (and torch-fidelity's 1000), so they differ and ``kid_std`` means
+    something."""
+    return max(2, min(KID_SUBSET_SIZE, real_count // 2, fake_count // 2))
+
+
 def kid(real_features, fake_features, subset_size: int | None = None, subsets: int = 100,
         seed: int = 0) -> tuple[float, float]:
     """Kernel Inception Distance (mean, std over subsets) between two (N, D) feature sets, by torch-fidelity.

@@ -41,7 +41,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.rundir import file_digest, load_checkpoint, save_checkpoint, write_bytes
 from benchmark.runtime import cache_root, resolve_device, show_progress
-from reports.domain import KID_SUBSET_SIZE, kid
+from reports.domain import kid, spread_subset_size
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
@@ -290,7 +290,7 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
     result["fid_std"] = float(np.std(resampled, ddof=1)) if fid_bootstrap >= 2 else None
     result["fid_bootstrap"] = fid_bootstrap
 
-    result["kid_subset_size"] = max(2, min(KID_SUBSET_SIZE, len(real) // 2, len(fake) // 2))
+    result["kid_subset_size"] = spread_subset_size(len(real), len(fake))
     result["kid_mean"], result["kid_std"] = kid(real64, fake64, result["kid_subset_size"], kid_subsets, seed)
     result["kid_subsets"] = kid_subsets
 
