@@ -1,7 +1,7 @@
 """The ``deepbench`` command line: a thin click layer, each command calling one library function.
 
-Errors a user can fix (:class:`~benchmark.errors.DeepbenchError`) print as one line (exit status 1);
-anything else is a bug and keeps its traceback.
+Errors a user can fix (:class:`~benchmark.errors.DeepbenchError`) print as one line and exit with status 2,
+as click's own usage errors do; anything else is a bug, keeps its traceback and exits with status 1.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import click
 from benchmark import config, data
 from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
-from benchmark.runtime import DEVICE_CHOICES, set_verbosity
+from benchmark.runtime import DEVICE_CHOICES, set_strict, set_verbosity
 from benchmark.sources import DATASETS
 from benchmark.suite import domain_quality_scorer, run_suite
 from detectors.detect import FORMAT_MATCH_CHOICES
@@ -30,8 +30,16 @@ from generators.train import TrainConfig
 from reports.fidelity import fid_between as fid_between_folders
 from reports.generator_metrics import MetricOptions
 from reports.leaderboard import markdown_tables, update_leaderboard
+from reports.quiz import Quiz
+from reports.quiz_app import serve as serve_quiz
 from reports.report import export as export_results
 from reports.report import report as make_report
+
+
+class UserError(click.ClickException):
+    """A :class:`DeepbenchError` on its way out: one ``Error: ...`` line, exit status 2."""
+
+    exit_code = 2
 
 
 class DeepbenchGroup(click.Group):
@@ -41,7 +49,7 @@ class DeepbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DeepbenchError as error:
-            raise click.ClickException(str(error)) from None
+            raise UserError(str(error)) from None
 
 
 def stack(*decorators):
@@ -57,8 +65,12 @@ seed_and_device = stack(
 data_root_option = click.option(
     "--data-root", type=click.Path(path_type=Path), default=None,
     help="Folder holding the data sets [default: $DEEPBENCH_DATA, else ~/.cache/deepbench/data].")
+strict_option = click.option(
+    "--strict", is_flag=True, expose_value=False, callback=lambda ctx, param, value: set_strict(value),
+    help="Stop on an unreadable image in a folder data set [default: skip it with a warning that counts them].")
 data_options = stack(
     data_root_option,
+    strict_option,
     click.option("--download", is_flag=True,
                  help="Allow downloads: missing data sets (torchvision), pretrained timm weights."),
 )
@@ -136,14 +148,16 @@ def generator_help() -> str:
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Only sample from this checkpoint.")
 @click.option("--num-samples", type=int, help="Fakes to write [default: size of the real test split].")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
+@click.option("--force", is_flag=True, help="Replace what --out holds (the named generators and what was derived "
+                                           "from fakes; the whole run if its data differ) instead of refusing.")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the images to this many channels.")
 @click.option("--image-size", type=int, help="Resize the images to this square size (28, 32 or 64).")
 @seed_and_device
 @data_options
 def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
              label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, ema_decay,
-             sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, channels, image_size,
-             seed, device, data_root, download):
+             sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, force, channels,
+             image_size, seed, device, data_root, download):
     """Train generators on a data set and write a synthetic data set of fakes."""
     train_config = TrainConfig(
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr or lr_g, lr_d=lr or lr_d, beta1=beta1,
@@ -153,7 +167,7 @@ def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, 
     gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
                             device, data_root, download, int(channels) if channels else None, image_size,
-                            scorer_factory=domain_quality_scorer)
+                            scorer_factory=domain_quality_scorer, force=force)
     for result in results:
         trained = f"trained {result.trained_steps} steps in {result.seconds:.0f} s, " if result.trained_steps else ""
         click.echo(f"{result.generator}: {trained}{result.num_samples} fakes from {result.checkpoint.name} "
@@ -171,6 +185,8 @@ def detector_help() -> str:
 @click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
               help="Extra folder of fakes to evaluate on (any size: resized, bilinear antialiased).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Evaluate this detector without training.")
+@click.option("--resume", is_flag=True, help="Keep finished detectors and continue interrupted ones.")
+@click.option("--force", is_flag=True, help="Retrain detectors whose folders exist, replacing them.")
 @click.option("--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
               help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
@@ -187,14 +203,14 @@ def detector_help() -> str:
 @click.option("--pretrained", is_flag=True, help="timm detectors: start from pretrained weights (must be on disk).")
 @seed_and_device
 @data_options
-def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, format_match, perturbations, epochs, batch_size, lr,
-           patience, flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
+def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, perturbations, epochs,
+           batch_size, lr, patience, flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
     options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
                              blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
     extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
     results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, options,
-                            perturbations or PERTURBATIONS, device, data_root, download)
+                            perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force)
     for result in results:
         clean = [row for row in result.rows if row["perturbation"] == "none"]
         scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}" for row in clean)
@@ -247,6 +263,26 @@ def report(run_dir, num_samples, inception, export, fid_between, leaderboard, ou
         click.echo(f"report: {result.index}")
 
 
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory to quiz on.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port of the page (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets other machines take the quiz.")
+@click.option("--rounds", type=int, default=40, show_default=True,
+              help="Images per session: half reals, half fakes shared by the generators.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the first session's order; each later session takes the next seed.")
+@data_options
+def quiz(run_dir, port, host, rounds, seed, data_root, download):
+    """Serve a "real or fake?" page that measures how well people spot each generator's fakes."""
+    questions = Quiz(run_dir, rounds, seed, data_root, download)
+    server = serve_quiz(questions, host, port)
+    click.echo(f"quiz on http://{host}:{server.server_port}/ (answers go to {questions.answers_file}); "
+               f"Ctrl-C stops it")
+    server.serve_forever()  # returns on Ctrl-C, with the socket closed
+    click.echo(f"quiz stopped; answers are in {questions.answers_file}")
+
+
 def suite_help() -> str:
     return f"Built-in suite ({', '.join(config.suite_names())}) or a TOML file."
 
@@ -255,6 +291,7 @@ def suite_help() -> str:
 @click.option("--suite", "suite_name", default="quick", show_default=True, help=suite_help())
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: runs/<suite>].")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run: skip finished stages, continue the rest.")
+@click.option("--force", is_flag=True, help="Start the suite's experiments again, deleting their earlier runs.")
 @click.option("--experiment", "experiments", multiple=True, metavar="NAME",
               help="Run only these experiments of the suite [default: all].")
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME=SPEC",
@@ -262,12 +299,12 @@ def suite_help() -> str:
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto uses CUDA when a GPU is present.")
 @data_options
-def run(suite_name: str, out: Path | None, resume: bool, experiments: tuple[str, ...], datasets: tuple[str, ...],
-        device: str, data_root: Path | None, download: bool):
+def run(suite_name: str, out: Path | None, resume: bool, force: bool, experiments: tuple[str, ...],
+        datasets: tuple[str, ...], device: str, data_root: Path | None, download: bool):
     """Run a benchmark suite end to end: generate, detect and report for each experiment."""
     started = time.perf_counter()
     suite = config.select_experiments(config.load_suite(suite_name, config.parse_overrides(datasets)), experiments)
-    outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download)
+    outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download, force)
     for experiment in outcome.experiments:
         done = ", ".join(experiment.ran) or "nothing"
         skipped = f" (finished earlier: {', '.join(experiment.skipped)})" if experiment.skipped else ""

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from benchmark import data
 from benchmark.errors import DeepbenchError
+from benchmark.rundir import path_component
 
 SUITES_DIR = Path(__file__).parent / "suites"
 TABLES = ("train", "gan", "detector", "metrics")  # sub-tables merged key by key with [defaults]
@@ -187,8 +188,6 @@ def _experiment(path: Path, defaults: dict, entry: dict, datasets: dict[str, str
             raise DeepbenchError(f"{where}: {key} must be a list of names, got {merged[key]!r}")
         if key in merged:
             merged[key] = tuple(merged[key])
-    name = str(merged["name"])
-    if not name or "/" in name or name.startswith("."):
-        raise DeepbenchError(f"{where}: the name becomes a folder, so it cannot be empty, hold '/' or start with '.'")
+    path_component(str(merged["name"]), f"{where}: the name becomes a folder, so the name")
     merged["dataset"] = override_dataset(str(merged["dataset"]), datasets)
     return Experiment(**merged)

@@ -12,6 +12,7 @@ shape disagrees with the data set's is an error that names the option, never a s
 from __future__ import annotations
 
 import hashlib
+import logging
 from functools import cached_property
 from pathlib import Path
 
@@ -22,12 +23,18 @@ from torchvision.transforms.v2 import functional as F
 from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
-from benchmark.runtime import show_progress
+from benchmark.runtime import show_progress, strict
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 _PIL_MODES = {1: "L", 3: "RGB"}
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # PIL modes read as one channel; the rest as RGB (alpha dropped)
 RESIZE_METHOD = "bilinear, antialiased (torchvision.transforms.v2.functional.resize)"
+
+
+class UnreadableImage(DeepbenchError):
+    """A file that does not decode as an image: skipped by ``ImageFiles.tensors`` unless ``--strict``."""
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
@@ -152,16 +159,27 @@ class ImageFiles(ImageDataset):
         self.convert_channels = channels is not None
         self.convert_size = image_size is not None
         self.center_crop = center_crop
-        first = self._decode(self.paths[0], channels)
+        first = self._first_readable(description, channels)
         super().__init__(description, labels, classes, channels or first.shape[0],
                          image_size or tuple(first.shape[1:]))
+
+    def _first_readable(self, description: str, channels: int | None) -> torch.Tensor:
+        """The first file that decodes sets the shape; unreadable ones before it are left to ``tensors``."""
+        for path in self.paths:
+            try:
+                return self._decode(path, channels)
+            except UnreadableImage:
+                if strict():
+                    raise
+        raise DeepbenchError(f"{description}: none of its {len(self.paths)} images can be read; "
+                             f"replace the files")
 
     def _decode(self, path: Path, channels: int | None) -> torch.Tensor:
         try:
             with Image.open(path) as image:
                 image = image.convert(_PIL_MODES.get(channels) or _PIL_MODES[1 if image.mode in _GRAY_MODES else 3])
         except (OSError, ValueError, Image.DecompressionBombError) as error:
-            raise DeepbenchError(f"cannot read image {path} ({error}); remove or replace the file") from None
+            raise UnreadableImage(f"cannot read image {path} ({error}); remove or replace the file") from None
         image = F.pil_to_tensor(image)
         if self.center_crop:
             side = min(image.shape[-2:])
@@ -181,12 +199,30 @@ class ImageFiles(ImageDataset):
         return image, int(self.labels[index])
 
     def tensors(self, progress: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode every file. Unreadable files (truncated, corrupt) are dropped from the set with one warning
+        that counts them, so one bad file in 50,000 does not stop a run; under ``--strict`` they stop it."""
         images = torch.empty((len(self), self.channels, *self.image_size), dtype=torch.uint8)
+        readable = torch.ones(len(self), dtype=torch.bool)
         show = show_progress() if progress is None else progress
         for index in tqdm(range(len(self)), desc=f"decoding {self.description}", disable=not show, unit="img",
                           leave=False):
-            images[index] = self[index][0]
+            try:
+                images[index] = self[index][0]
+            except UnreadableImage:
+                if strict():
+                    raise
+                readable[index] = False
+        if not readable.all():
+            self._drop_unreadable(readable)
+            images = images[readable]
         return images, self.labels
+
+    def _drop_unreadable(self, readable: torch.Tensor) -> None:
+        skipped = [path for path, ok in zip(self.paths, readable.tolist(), strict=True) if not ok]
+        log.warning("%s: skipped %d unreadable image%s (first: %s); remove or replace them, or pass --strict to "
+                    "stop on them", self.description, len(skipped), "" if len(skipped) == 1 else "s", skipped[0])
+        self.paths = [path for path, ok in zip(self.paths, readable.tolist(), strict=True) if ok]
+        self.labels = self.labels[readable]
 
     def subset(self, keep: torch.Tensor, labels: torch.Tensor, classes: list[str], description: str):
         """The files where ``keep`` is true, relabelled."""

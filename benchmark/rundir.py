@@ -23,6 +23,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,13 +63,33 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     except OSError as error:
         tmp_path.unlink(missing_ok=True)
-        if error.errno == errno.ENOSPC:
-            raise DeepbenchError(f"disk full while writing {path}; free space and run again "
-                                 f"(the previous file, if any, is intact)") from error
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # full disk, quota, file size limit
+            raise DeepbenchError(f"disk full while writing {path} ({os.strerror(error.errno)}); free space and "
+                                 f"run again (the previous file, if any, is intact)") from error
         raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temp files that writes killed mid-way left in ``folder`` (a killed process cannot clean up)."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def path_component(name: str, what: str) -> str:
+    """``name`` when it is safe as one folder or file name inside a run; else a one-line error.
+
+    Names of generators, detectors, experiments and evaluation sets become paths; one holding ``/``,
+    ``..`` or a NUL byte could write outside ``--out``, so it is refused rather than cleaned up.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise DeepbenchError(f"{what} {name!r} cannot be a file name; use letters, digits, '-', '_', '@' or ':'")
+    return name
 
 
 def _umask() -> int:
@@ -199,7 +220,7 @@ class RunDir:
         return self.root / "run.json"
 
     def generator(self, name: str) -> Path:
-        return self.root / "generators" / name
+        return self.root / "generators" / path_component(name, "generator name")
 
     def checkpoints(self, generator: str) -> Path:
         return self.generator(generator) / "checkpoints"
@@ -211,10 +232,11 @@ class RunDir:
         return self.generator(generator) / "fakes"
 
     def detector(self, detector: str, generator: str) -> Path:
-        return self.root / "detectors" / f"{detector}@{generator}"
+        path_component(detector, "detector name")
+        return self.root / "detectors" / f"{detector}@{path_component(generator, 'generator name')}"
 
     def metrics(self, generator: str) -> Path:
-        return self.root / "metrics" / f"{generator}.json"
+        return self.root / "metrics" / f"{path_component(generator, 'generator name')}.json"
 
     @property
     def report(self) -> Path:
@@ -224,6 +246,20 @@ class RunDir:
         """Names of the generators that have a folder in this run, sorted."""
         folder = self.root / "generators"
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def discard(self, generators: list[str] | None = None) -> None:
+        """Delete the named generators and everything derived from any fakes (detectors, metrics, report);
+        ``None`` deletes the whole run. Only the run's own files and folders are touched (``--force``)."""
+        derived = [self.root / "detectors", self.report, self.root / "suite.json"]
+        if generators is None:
+            doomed = [self.root / "generators", self.root / "metrics", self.run_json, *derived]
+        else:
+            doomed = [*(self.generator(g) for g in generators), *(self.metrics(g) for g in generators), *derived]
+        for path in doomed:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
     def start(self, command: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
         """Record a stage's start in ``run.json``, keeping earlier stages' records of the same run."""

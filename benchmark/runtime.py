@@ -56,3 +56,17 @@ def set_verbosity(level: int) -> None:
 def show_progress() -> bool:
     """Whether long loops draw a progress bar."""
     return _verbosity >= 0
+
+
+_strict = False
+
+
+def set_strict(strict: bool) -> None:
+    """``--strict``: an unreadable image in a folder data set stops the command instead of being skipped."""
+    global _strict
+    _strict = strict
+
+
+def strict() -> bool:
+    """Whether unreadable images are errors (``--strict``) rather than skipped with a warning."""
+    return _strict

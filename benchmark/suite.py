@@ -86,7 +86,7 @@ class StageState:
             return False
         if self.done[stage] != options_hash(options):
             raise DeepbenchError(f"{self.path.parent} was run with other {stage} options than the suite's now; "
-                                 f"use a new --out (or delete that folder to start it again)")
+                                 f"use a new --out, or --force to run that experiment again from scratch")
         return True
 
     def record(self, stage: str, options: dict) -> None:
@@ -114,14 +114,23 @@ def stage_configs(experiment: Experiment) -> StageConfigs:
 
 
 def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",
-              data_root: str | os.PathLike | None = None, download: bool = False) -> SuiteOutcome:
-    """Run (or, with ``resume``, finish) every experiment; then write ``<out>/leaderboard.md``."""
+              data_root: str | os.PathLike | None = None, download: bool = False,
+              force: bool = False) -> SuiteOutcome:
+    """Run (or, with ``resume``, finish) every experiment; then write ``<out>/leaderboard.md``.
+
+    An experiment folder that already holds something is refused unless ``resume`` (finish it, if its
+    options are unchanged) or ``force`` (delete the experiment's run and start it again).
+    """
+    if resume and force:
+        raise DeepbenchError("--resume finishes the run in --out and --force starts it again; pass one of them")
     out = Path(out)
     started = [e.name for e in suite.experiments if (out / e.name).exists() and any((out / e.name).iterdir())]
-    if started and not resume:
+    if started and not (resume or force):
         raise DeepbenchError(f"{out} already holds {', '.join(started)}; pass --resume to finish that run, "
-                             f"or use a new --out")
+                             f"--force to start it again, or use a new --out")
     configs = [stage_configs(e) for e in suite.experiments]  # every table checked before hours of work
+    for name in started if force else ():
+        RunDir(out / name).discard()
     outcomes = []
     with tqdm(total=len(suite.experiments) * len(STAGES), desc=f"suite {suite.name}", unit="stage",
               disable=not show_progress()) as bar:
@@ -145,7 +154,7 @@ def run_experiment(experiment: Experiment, config: StageConfigs, out: Path, devi
             num_samples=experiment.num_samples, resume=True, device=device, data_root=root, download=download,
             channels=experiment.channels, image_size=experiment.image_size, scorer_factory=domain_quality_scorer),
         "detect": lambda: detect(run.root, experiment.detectors, config=config.detector, device=device,
-                                 data_root=root, download=download, **perturbations),
+                                 data_root=root, download=download, resume=True, **perturbations),
         "report": lambda: report(run.root, config.metrics, device, root, download),
     }
     for stage in STAGES:

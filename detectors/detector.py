@@ -4,12 +4,19 @@ Labels are 1 for fake and 0 for real; images are uint8 (N, C, H, W). ``fit`` tra
 optional augmentations (flip; blur and JPEG with probabilities, as Wang et al. 2020 trained theirs), keeps
 the epoch with the best validation AUC, stops early when it stops improving, and sets the decision
 threshold at the validation split's equal-error point, never on test data.
+
+Resuming: ``fit(..., state_path=PATH)`` atomically saves the whole training state to ``PATH`` after every
+epoch: network, optimizer and one-cycle schedule, the data generator that orders and augments the batches,
+torch's global RNG (dropout), the best epoch so far and the history. A later ``fit`` that finds ``PATH``
+checks it was made with the same options and continues from the next epoch, so an interrupted training ends
+with the same weights, threshold and history, bit for bit, as one that never stopped.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -92,49 +99,43 @@ class Detector:
             return margin_loss(output, labels.long())
         return F.binary_cross_entropy_with_logits(output, labels.float())
 
+    def options(self) -> dict:
+        """Everything that shapes this detector's training, as a training state or checkpoint records it."""
+        return training_options(asdict(self.config), self.channels, self.image_size)
+
     def fit(self, train_images: torch.Tensor, train_labels: torch.Tensor, val_images: torch.Tensor,
-            val_labels: torch.Tensor, progress: bool | None = None) -> Detector:
-        """Train on (images, labels) with 1 = fake; choose the epoch and the threshold on the validation split."""
+            val_labels: torch.Tensor, progress: bool | None = None, state_path: Path | None = None) -> Detector:
+        """Train on (images, labels) with 1 = fake; choose the epoch and the threshold on the validation split.
+
+        With ``state_path``, the training state is saved there after every epoch and continued from when it
+        exists, so a killed training loses at most one epoch and ends as if it had never stopped.
+        """
         for images in (train_images, val_images):
             self._check(images)
-        config = self.config
-        optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        batch_size = min(config.batch_size, len(train_images))  # tiny sets still train, in one batch
-        steps_per_epoch = len(train_images) // batch_size
-        # One-cycle: the rate ends low, so BatchNorm's running statistics catch up with the final weights
-        # (with a constant rate, eval-mode outputs lagged training and saturated).
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr,
-                                                       total_steps=config.epochs * steps_per_epoch)
-        rng = torch.Generator().manual_seed(config.seed)
-        best_auc, best_state, rows, stale = -1.0, None, [], 0
+        batch_size = min(self.config.batch_size, len(train_images))  # tiny sets still train, in one batch
+        training = _Training(self, len(train_images) // batch_size, state_path)
         show = show_progress() if progress is None else progress
-        for epoch in range(1, config.epochs + 1):
-            self.network.train()
-            order = torch.randperm(len(train_images), generator=rng)
-            losses = []
-            batches = range(0, steps_per_epoch * batch_size, batch_size)
-            for start in tqdm(batches, desc=f"{self.name} epoch {epoch}", unit="batch", disable=not show, leave=False):
-                batch_rows = order[start:start + batch_size]
-                images = to_unit_range(self._augment(train_images[batch_rows], rng)).to(self.device)
-                loss = self._loss(self.network(images), train_labels[batch_rows].to(self.device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                losses.append(loss.item())
-            val = detection_metrics(val_labels.numpy(), self.predict_proba(val_images))
-            rows.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_auc": val["auc"],
-                         "val_accuracy": val["accuracy"]})
-            if val["auc"] > best_auc:
-                best_auc, best_state, stale = val["auc"], copy.deepcopy(self.network.state_dict()), 0
-            else:
-                stale += 1
-                if config.patience is not None and stale >= config.patience:
-                    break
-        self.network.load_state_dict(best_state)
+        while not training.done():
+            train_loss = self._train_epoch(training, train_images, train_labels, batch_size, show)
+            training.finish_epoch(train_loss, detection_metrics(val_labels.numpy(), self.predict_proba(val_images)))
+        self.network.load_state_dict(training.best_state)
         self.threshold = float(threshold_at_eer(val_labels.numpy(), self.predict_proba(val_images)))
-        self.history = pd.DataFrame(rows)
+        self.history = pd.DataFrame(training.rows)
         return self
+
+    def _train_epoch(self, training: _Training, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                     show: bool) -> float:
+        """One pass in an order drawn from the training's own generator, never the global RNG; the mean loss."""
+        self.network.train()
+        order = torch.randperm(len(images), generator=training.rng)
+        losses = []
+        batches = range(0, training.steps_per_epoch * batch_size, batch_size)
+        for start in tqdm(batches, desc=f"{self.name} epoch {training.epoch + 1}", unit="batch", disable=not show,
+                          leave=False):
+            rows = order[start:start + batch_size]
+            inputs = to_unit_range(self._augment(images[rows], training.rng)).to(self.device)
+            losses.append(training.step(self._loss(self.network(inputs), labels[rows].to(self.device))))
+        return float(np.mean(losses))
 
     @torch.inference_mode()
     def predict_proba(self, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
@@ -161,9 +162,102 @@ class Detector:
         kind = str(state.get("kind", ""))
         if not kind.startswith("detector:"):
             raise DeepbenchError(f"{path} holds {kind!r}, not a detector; pass a detectors/<det>@<gen>/checkpoint.pt")
-        config = DetectorConfig(**{**state["config"], "pretrained": False})  # the weights come from the file
-        detector = cls(kind.removeprefix("detector:"), state["channels"], state["image_size"], config, device)
+        config = DetectorConfig(**state["config"])
+        untrained = replace(config, pretrained=False)  # the weights come from the file
+        detector = cls(kind.removeprefix("detector:"), state["channels"], state["image_size"], untrained, device)
+        detector.config = config  # still says how the weights were trained, so a resumed run can compare it
         detector.network.load_state_dict(state["network"])
         detector.threshold = state["threshold"]
         detector.history = pd.DataFrame(state["history"])
         return detector
+
+
+def training_options(config: dict, channels: int, image_size: int) -> dict:
+    """A detector's config with its input shape: what must match before a saved training is reused or continued."""
+    return {**config, "channels": channels, "image_size": image_size}
+
+
+def refuse_other_options(path: Path, saved: dict, wanted: dict) -> None:
+    """Reusing or continuing a detector trained with other options would report numbers no option produced."""
+    changed = [key for key, value in wanted.items() if saved.get(key) != value]
+    if changed:
+        raise DeepbenchError(f"{path} was trained with other {', '.join(changed)}; use the same options, "
+                             f"or --force to retrain")
+
+
+class _Training:
+    """What one ``fit`` changes as it goes: optimizer, one-cycle schedule, data generator, best epoch, history.
+
+    All of it, with the network and torch's global RNG, is the training state saved after each epoch:
+    restoring it continues the same sequence of batches, augmentations, dropout masks and learning rates.
+    """
+
+    def __init__(self, detector: Detector, steps_per_epoch: int, state_path: Path | None):
+        config = detector.config
+        self.detector, self.steps_per_epoch = detector, steps_per_epoch
+        self.state_path = None if state_path is None else Path(state_path)
+        self.kind = f"detector-training:{detector.name}"
+        self.optimizer = torch.optim.AdamW(detector.network.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        # One-cycle: the rate ends low, so BatchNorm's running statistics catch up with the final weights
+        # (with a constant rate, eval-mode outputs lagged training and saturated).
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, config.lr,
+                                                            total_steps=config.epochs * steps_per_epoch)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.epoch, self.best_auc, self.best_state, self.stale, self.rows = 0, -1.0, None, 0, []
+        if self.state_path is not None and self.state_path.exists():
+            self.restore()
+
+    def done(self) -> bool:
+        """Every epoch trained, or ``patience`` epochs in a row without a better validation AUC."""
+        patience = self.detector.config.patience
+        return self.epoch >= self.detector.config.epochs or (patience is not None and self.stale >= patience)
+
+    def step(self, loss: torch.Tensor) -> float:
+        """One optimizer and schedule step; a NaN or infinite loss stops training before it spoils the weights."""
+        value = loss.item()
+        if not math.isfinite(value):
+            kept = (f"the last good epoch's state is {self.state_path}"
+                    if self.state_path is not None and self.state_path.exists() else "no state was kept")
+            raise DeepbenchError(f"detector {self.detector.name} diverged at epoch {self.epoch + 1} "
+                                 f"(loss {value}); {kept}; lower --lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.schedule.step()
+        return value
+
+    def finish_epoch(self, train_loss: float, val: dict) -> None:
+        """Record the epoch, keep the weights if their validation AUC is the best yet, and save the state."""
+        self.epoch += 1
+        self.rows.append({"epoch": self.epoch, "train_loss": train_loss, "val_auc": val["auc"],
+                          "val_accuracy": val["accuracy"]})
+        if val["auc"] > self.best_auc:
+            self.best_auc, self.stale = val["auc"], 0
+            self.best_state = copy.deepcopy(self.detector.network.state_dict())
+        else:
+            self.stale += 1
+        if self.state_path is not None:
+            save_checkpoint(self.state_path, self.state())
+
+    def state(self) -> dict:
+        """Everything the next epoch depends on, so that restoring it is indistinguishable from not stopping."""
+        detector = self.detector
+        return {"kind": self.kind, "config": asdict(detector.config), "channels": detector.channels,
+                "image_size": detector.image_size, "epoch": self.epoch, "network": detector.network.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "best_auc": self.best_auc,
+                "best_state": self.best_state, "stale": self.stale, "rows": self.rows}
+
+    def restore(self) -> None:
+        """Continue from ``state_path``, refusing a state that other options made: it would mix two trainings."""
+        state = load_checkpoint(self.state_path, self.kind)
+        saved = training_options(state["config"], state["channels"], state["image_size"])
+        refuse_other_options(self.state_path, saved, self.detector.options())
+        self.detector.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epoch, self.best_auc, self.best_state = state["epoch"], state["best_auc"], state["best_state"]
+        self.stale, self.rows = state["stale"], state["rows"]

@@ -14,15 +14,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmark import data
+from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
-from generators.registry import GANConfig, create_gan
+from generators.registry import GENERATORS, GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
 from generators.train import Scorer, TrainConfig, train
 
 log = logging.getLogger(__name__)
 ScorerFactory = Callable[[ImageDataset, ImageDataset], Scorer]
+DATA_KEYS = ("dataset", "fingerprint", "channels", "image_size")  # what makes two runs' fakes comparable
 
 
 @dataclass
@@ -42,19 +44,28 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
              num_samples: int | None = None, resume: bool = False, device: str = "auto",
              data_root: str | os.PathLike | None = None, download: bool = False, channels: int | None = None,
              image_size: int | None = None, scorer_factory: ScorerFactory | None = None,
-             progress: bool | None = None) -> list[GeneratedSet]:
-    """Train (or, with ``checkpoint``, only sample) each generator and write ``generators/<name>/fakes``."""
+             progress: bool | None = None, force: bool = False) -> list[GeneratedSet]:
+    """Train (or, with ``checkpoint``, only sample) each generator and write ``generators/<name>/fakes``.
+
+    ``resume`` continues the generators' last checkpoints; ``force`` replaces what ``out`` holds instead of
+    refusing (see :func:`claim_out`).
+    """
+    if resume and force:
+        raise DeepbenchError("--resume continues the run in --out and --force replaces it; pass one of them")
+    for name in generators:
+        GENERATORS.get(name)  # an unknown name fails before any data are read
     train_config = train_config or TrainConfig()
     seed_everything(train_config.seed)
     torch_device = resolve_device(device)
     train_set = data.load(dataset, "train", data_root, download, channels, image_size)
     test_set = data.load(dataset, "test", data_root, download, channels, image_size)
     run = RunDir(Path(out))
-    run.start("generate", {"dataset": dataset, "generators": list(generators), "train": asdict(train_config),
-                           "gan": asdict(gan_config or GANConfig()), "checkpoint": str(checkpoint or ""),
-                           "channels": train_set.channels, "image_size": list(train_set.image_size),
-                           "data_root": str(data.resolve_root(data_root)),
-                           "fingerprint": train_set.fingerprint}, train_config.seed)
+    config = {"dataset": dataset, "generators": list(generators), "train": asdict(train_config),
+              "gan": asdict(gan_config or GANConfig()), "checkpoint": str(checkpoint or ""),
+              "channels": train_set.channels, "image_size": list(train_set.image_size),
+              "data_root": str(data.resolve_root(data_root)), "fingerprint": train_set.fingerprint}
+    claim_out(run, config, resume, force)
+    run.start("generate", config, train_config.seed)
     count = num_samples or len(test_set)
     results = []
     if checkpoint is not None:
@@ -75,6 +86,37 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
                                    result.seconds, progress))
     run.finish("generate")
     return results
+
+
+def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:
+    """Refuse an ``--out`` that holds other data's run, or something that is no run at all, unless ``force``.
+
+    Later stages read the data set from ``run.json``, so fakes of two data sets in one run would be scored
+    against the wrong reals. With ``force`` the other run is deleted (only its own files), or, with the same
+    data, the generators about to be trained and everything derived from fakes. Without ``resume``, a
+    generator that already has a checkpoint is refused too.
+    """
+    if not run.root.is_dir() or not any(run.root.iterdir()):
+        return
+    if not run.run_json.exists():
+        if force:
+            return
+        raise DeepbenchError(f"{run.root} is not empty and holds no run.json, so it is not a deepbench run; "
+                             f"use a new --out (or --force to write into it anyway)")
+    stages = [s for s in run.read_record()["stages"] if s["command"] == "generate"]
+    previous = stages[-1]["config"] if stages else {}
+    differing = [key for key in DATA_KEYS if previous and previous.get(key) != config[key]]
+    if differing and not force:
+        key = differing[0]  # the data set spec if that differs, else the content (fingerprint) or shape
+        raise DeepbenchError(f"{run.root} holds a run of other data ({key} {str(previous.get(key))[:40]!r}, not "
+                             f"{str(config[key])[:40]!r}); use a new --out, or --force to replace that run")
+    if force:
+        run.discard(None if differing else config["generators"])
+    elif not resume and not config["checkpoint"]:
+        trained = [g for g in config["generators"] if (run.checkpoints(g) / "last.pt").exists()]
+        if trained:  # refused now, not after the data are loaded and a scorer trained (train() checks too)
+            raise DeepbenchError(f"{run.checkpoints(trained[0]) / 'last.pt'} exists; pass --resume to continue "
+                                 f"that training, --force to train it again, or use a new --out")
 
 
 def _sample(run: RunDir, loaded, count: int, seed: int, classes: list[str], trained_steps: int | None,

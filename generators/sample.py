@@ -16,6 +16,7 @@ from torchvision.transforms.v2.functional import to_pil_image
 from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
+from benchmark.fakes import MANIFEST
 from benchmark.rundir import file_digest, load_checkpoint, write_csv
 from benchmark.runtime import show_progress
 from generators.registry import GAN, GANConfig, create_gan
@@ -57,7 +58,11 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int, seed: int = 0,
                  batch_size: int = 500, classes: list[str] | None = None, progress: bool | None = None) -> pd.DataFrame:
-    """Write ``num_samples`` PNG fakes and ``manifest.csv`` into ``out_dir``; conditional labels cycle evenly."""
+    """Write ``num_samples`` PNG fakes and ``manifest.csv`` into ``out_dir``; conditional labels cycle evenly.
+
+    The set is written into ``<out_dir>.partial`` (restarted from scratch when a killed run left one) and
+    only then put in ``out_dir``'s place, so readers never see half a set.
+    """
     if num_samples < 1:
         raise DeepbenchError(f"--num-samples must be at least 1, got {num_samples}")
     out_dir = Path(out_dir)
@@ -83,8 +88,17 @@ def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int,
                          "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
                          "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256})
     manifest = pd.DataFrame(rows)
-    write_csv(partial / "manifest.csv", manifest)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    partial.rename(out_dir)
+    write_csv(partial / MANIFEST, manifest)
+    replace_folder(partial, out_dir)
     return manifest
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put ``new`` in ``target``'s place: the old folder is renamed aside first and deleted last, so a kill at
+    any point leaves a complete set (old or new) or none, which the next ``generate --resume`` samples again."""
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

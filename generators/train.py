@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
-from benchmark.rundir import load_checkpoint, save_checkpoint, write_csv
+from benchmark.rundir import load_checkpoint, remove_stale_temp_files, save_checkpoint, write_csv
 from benchmark.runtime import show_progress
 from generators.losses import discriminator_loss, generator_loss, real_probability
 from generators.progress import save_loss_plot, save_sample_grid
@@ -307,7 +307,10 @@ def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path,
     trainer = Trainer(gan, images, labels, out, config or TrainConfig(), device, scorer)
     last = trainer.checkpoint_dir / "last.pt"
     if resume and last.exists():
+        for stale in remove_stale_temp_files(trainer.checkpoint_dir):
+            log.info("removed %s, left by a checkpoint write that was killed", stale.name)
         trainer.resume()
     elif last.exists():
-        raise DeepbenchError(f"{last} exists; pass --resume to continue that training or use a new --out")
+        raise DeepbenchError(f"{last} exists; pass --resume to continue that training, --force to train it again, "
+                             f"or use a new --out")
     return trainer.fit(progress)

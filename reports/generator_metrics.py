@@ -15,11 +15,11 @@ import logging
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
-import pandas as pd
 import torch
 
 from benchmark import data
 from benchmark.errors import DeepbenchError
+from benchmark.fakes import load_fakes
 from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir, file_digest, load_checkpoint, read_json, write_json
 from reports.classifier_scores import domain_scores
@@ -90,8 +90,7 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
         if cached.get("key") == key:
             cached.pop("schema")
             return cached
-    manifest = pd.read_csv(run.fakes(generator) / "manifest.csv")
-    fakes, _ = data.load(f"folder:{run.fakes(generator)}", "train", **reals.shape).tensors(progress)
+    fakes, manifest = load_fakes(run.fakes(generator), **reals.shape)
     count = min(options.num_samples, len(fakes))
     fakes, manifest = fakes[:count], manifest.iloc[:count]
     result = {"generator": generator, "dataset": str(reals.spec), "key": key, **training_cost(run, generator),

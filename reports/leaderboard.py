@@ -1,10 +1,11 @@
 """Results as tables: a run's results in one JSON, and the leaderboard in Markdown and CSV (pandas).
 
-A run's results (:func:`collect`) are its generators' metric files and its detectors' evaluation rows, with
-what is needed to read them: data set, machine, seed, package versions and how long each stage took. The
-same JSON is what ``deepbench report --export`` writes into ``benchmark/results/``, and the committed
-``benchmark/LEADERBOARD.md`` is rendered from those files alone (:func:`render_leaderboard`), so it can be
-rebuilt and checked for staleness anywhere, without the runs.
+A run's results (:func:`collect`) are its generators' metric files, its detectors' evaluation rows and, once
+people have taken ``deepbench quiz``, their accuracy per generator, with what is needed to read them: data set,
+machine, seed, package versions and how long each stage took. The same JSON is what ``deepbench report
+--export`` writes into ``benchmark/results/``, and the committed ``benchmark/LEADERBOARD.md`` is rendered from
+those files alone (:func:`render_leaderboard`), so it can be rebuilt and checked for staleness anywhere,
+without the runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir, read_json, write_text
+from reports.human import human_rows, read_answers
 
 RESULTS_KIND = "results"
 GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the raw keys and values
@@ -34,6 +36,8 @@ DETECTOR_COLUMNS = {
 WITH_STD = {"fid": "fid_std", "kid_mean": "kid_std", "inception_score_mean": "inception_score_std",
             "domain_kid_mean": "domain_kid_std", "domain_is_mean": "domain_is_std"}
 SCALED = {"kid_mean": 1000, "domain_kid_mean": 1000}  # KID reads as x 10^3, as papers print it
+HUMAN_CAPTION = ("Human evaluation (deepbench quiz: share of held-out images people judged right; fooling rate: "
+                 "share of fakes judged real)")
 
 
 def stage_seconds(record: dict) -> dict[str, float]:
@@ -66,7 +70,8 @@ def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None)
     generators = [{k: v for k, v in m.items() if k != "key"} for m in generator_metrics]
     return {"name": name or run.root.name, "dataset": generate["dataset"], "seed": last["seed"],
             "machine": last.get("machine"), "versions": last["versions"], "finished": last.get("finished"),
-            "stage_seconds": stage_seconds(record), "generators": generators, "detectors": detector_rows(run)}
+            "stage_seconds": stage_seconds(record), "generators": generators, "detectors": detector_rows(run),
+            "human": human_rows(read_answers(run))}
 
 
 def generator_table(results: dict) -> pd.DataFrame:
@@ -98,6 +103,20 @@ def robustness_table(results: dict) -> pd.DataFrame:
     return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
 
 
+def human_table(results: dict) -> pd.DataFrame:
+    """One row per generator's fakes and one for the reals: answers, accuracy with its 95% Wilson interval, and
+    the fooling rate (share of fakes judged real); empty when nobody took the quiz (results without ``human``)."""
+    rows = results.get("human") or []
+    return pd.DataFrame({
+        "images": ["reals" if row["source"] == "real" else f"{row['source']} fakes" for row in rows],
+        "answers": [_number(row["answers"], "d") for row in rows],
+        "sessions": [_number(row["sessions"], "d") for row in rows],
+        "human accuracy": [_number(row["accuracy"]) for row in rows],
+        "95% CI (Wilson)": [f"{row['ci_low']:.3f}–{row['ci_high']:.3f}" for row in rows],
+        "fooling rate": [_number(row["fooling_rate"]) for row in rows],
+    })
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -127,7 +146,8 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 
 def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
-    """(caption, table) pairs of one results dict, formatted for people: sample quality, detection, robustness."""
+    """(caption, table) pairs of one results dict, formatted for people: sample quality, detection, robustness,
+    and human evaluation when there are answers."""
     tables = []
     generators = generator_table(results)
     if not generators.empty:
@@ -140,6 +160,9 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
         robustness = robustness_table(results).map(_number).reset_index()
         tables.append(("Robustness (AUC on the training generator's held-out fakes, per perturbation)",
                        robustness.rename(columns={"trained": "detector"})))
+    humans = human_table(results)
+    if not humans.empty:
+        tables.append((HUMAN_CAPTION, humans))
     return tables
 
 

@@ -4,6 +4,9 @@ What is already computed is reused: generator metrics are cached per generator i
 (``reports.generator_metrics``), the reals' Inception features and the domain classifier in the cache
 directory, and detector results are read from the detectors' ``eval.json``. Everything the report writes
 is rendered from those files, so running it twice gives the same files.
+
+Human evaluation appears once people have taken ``deepbench quiz`` on the run (``quiz/answers.csv``); before
+that its table and section are left out rather than shown empty.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import torch
 
 from benchmark import data
 from benchmark.errors import DeepbenchError
+from benchmark.fakes import MANIFEST, read_manifest
 from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
 from reports.generator_metrics import MetricOptions, RealReference, generator_metrics
 from reports.html import Section, write_report
 from reports.leaderboard import (
+    HUMAN_CAPTION,
     RESULTS_KIND,
     collect,
     describe,
@@ -56,7 +61,7 @@ def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, dev
     run = RunDir(Path(run_dir))
     if not run.run_json.exists():
         raise DeepbenchError(f"{run.root} is not a run directory (no run.json); pass the --out of deepbench generate")
-    generators = [g for g in run.generators() if (run.fakes(g) / "manifest.csv").exists()]
+    generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes to report on; run deepbench generate --out {run.root} first")
     reals = RealReference(run, data_root, download, device)
@@ -65,12 +70,15 @@ def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, dev
     folder = run.report
     write_json(folder / "results.json", results, RESULTS_KIND)
     generator_frame, detector_frame = generator_table(results), pd.DataFrame(results["detectors"])
-    write_csv(folder / "leaderboard.csv", pd.concat([generator_frame.assign(kind="generator"),
-                                                     detector_frame.assign(kind="detector")], ignore_index=True))
+    frames = [generator_frame.assign(kind="generator"), detector_frame.assign(kind="detector")]
+    if results["human"]:
+        frames.append(pd.DataFrame(results["human"]).assign(kind="human"))
+    write_csv(folder / "leaderboard.csv", pd.concat(frames, ignore_index=True))
     write_text(folder / "leaderboard.md", f"# {results['name']}\n\n{describe(results)}\n\n{markdown_tables(results)}")
     figures = draw_figures(run, reals, generators, results)
     write_report(folder / "index.html", f"deepbench report: {results['name']}",
                  {"run directory": str(run.root.resolve()), "data set": results["dataset"],
+                  "classes": ", ".join(reals.test.classes),
                   "machine": str(results["machine"]), "finished": str(results["finished"])},
                  sections(run, results, figures))
     return Report(folder, results, generator_frame, detector_frame)
@@ -82,7 +90,7 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
     figures = {"real": save_image_grid(first_images(reals.test, GRID_ROWS * 8), folder / "real.png")}
     for generator in generators:
         fakes = data.load(f"folder:{run.fakes(generator)}", "train")
-        columns = grid_columns(pd.read_csv(run.fakes(generator) / "manifest.csv")["label"].nunique())
+        columns = grid_columns(read_manifest(run.fakes(generator))["label"].nunique())
         figures[f"fakes:{generator}"] = save_image_grid(first_images(fakes, GRID_ROWS * columns),
                                                         folder / f"fakes-{generator}.png", columns)
     evaluations = sorted((run.root / "detectors").glob("*/eval.json"))
@@ -116,6 +124,8 @@ def grid_columns(classes: int) -> int:
 
 def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Section]:
     tables = readable_tables(results)
+    human = [table for table in tables if table[0] == HUMAN_CAPTION]
+    tables = [table for table in tables if table[0] != HUMAN_CAPTION]
     generators = [m["generator"] for m in results["generators"]]
     notes = sorted({m.get(key) or "" for m in results["generators"]
                     for key in ("fid_note", "inception_missing", "inception_score_missing")} - {""})
@@ -132,7 +142,12 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
                               if key.startswith("roc:")]
     else:
         detection.text.append(f"No detector results yet: run deepbench detect --run {run.root}.")
-    return [quality, samples, losses, detection]
+    if not human:
+        return [quality, samples, losses, detection]
+    people = Section("Human evaluation", text=[
+        f"Answers of people to deepbench quiz --run {run.root} (quiz/answers.csv): each image is a held-out real "
+        f"or a held-out fake; 95% confidence intervals by the Wilson score method."], tables=human)
+    return [quality, samples, losses, detection, people]
 
 
 def export(run_dir: str | os.PathLike, path: str | os.PathLike, name: str | None = None) -> Path:

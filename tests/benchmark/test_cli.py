@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from benchmark.cli import main
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
-COMMANDS = ["datasets", "generate", "detect", "report", "run"]
+COMMANDS = ["datasets", "generate", "detect", "report", "run", "quiz"]
 
 
 def invoke(*args):
@@ -43,10 +43,10 @@ def test_datasets_lists_what_is_found(tmp_path):
 
 def test_missing_data_set_is_one_line_without_traceback(tmp_path):
     result = invoke("generate", "--dataset", "mnist", "--data-root", str(tmp_path), "--out", str(tmp_path / "r"))
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.startswith("Error: mnist not found") and result.output.strip().count("\n") == 0
 
 
 def test_unknown_data_set_lists_known_names(tmp_path):
     result = invoke("generate", "--dataset", "svhn", "--out", str(tmp_path / "r"))
-    assert result.exit_code == 1 and "known: embedded, mnist" in result.output
+    assert result.exit_code == 2 and "known: embedded, mnist" in result.output

@@ -161,12 +161,31 @@ def test_in_memory_conversion_repeats_gray_and_resizes():
     assert torch.equal(image[0], image[1]) and torch.equal(image[1], image[2])
 
 
-def test_corrupt_image_is_a_one_line_error(tmp_path):
+def test_unreadable_images_are_skipped_with_one_warning_that_counts_them(tmp_path, caplog):
     write_image(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
     (tmp_path / "b.png").write_bytes(b"not a png")
+    write_image(tmp_path / "c.png", np.full((8, 8), 9, np.uint8))
+    (tmp_path / "d.png").write_bytes((tmp_path / "c.png").read_bytes()[:40])  # truncated
     dataset = data.load(f"folder:{tmp_path}", "train")
-    with pytest.raises(DeepbenchError, match=r"cannot read image .*b\.png"):
-        dataset.tensors(progress=False)
+    images, labels = dataset.tensors(progress=False)
+    assert images.shape == (2, 1, 8, 8) and len(labels) == len(dataset) == 2
+    assert images[1].eq(9).all()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "skipped 2 unreadable images" in warnings[0] and "--strict" in warnings[0]
+
+
+def test_under_strict_an_unreadable_image_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("benchmark.images.strict", lambda: True)
+    (tmp_path / "a.png").write_bytes(b"not a png")
+    write_image(tmp_path / "b.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(DeepbenchError, match=r"cannot read image .*a\.png"):
+        data.load(f"folder:{tmp_path}", "train").tensors(progress=False)
+
+
+def test_a_folder_of_unreadable_images_is_an_error(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"not a png")
+    with pytest.raises(DeepbenchError, match="none of its 1 images can be read"):
+        data.load(f"folder:{tmp_path}", "train")
 
 
 def test_unknown_class_lists_known_ones():

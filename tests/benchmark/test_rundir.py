@@ -42,7 +42,7 @@ def test_full_disk_is_a_clear_error_and_destroys_nothing(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", no_space)
-    with pytest.raises(DeepbenchError, match="disk full while writing .*losses.csv; free space"):
+    with pytest.raises(DeepbenchError, match=r"disk full while writing .*losses.csv \(No space left on device\); free"):
         rundir.write_text(target, "new\n")
     assert target.read_text() == "old\n" and len(list(tmp_path.iterdir())) == 1
 

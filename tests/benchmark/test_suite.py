@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from benchmark import config, suite
 from benchmark.cli import main
 from benchmark.errors import DeepbenchError
+from benchmark.rundir import RunDir
 from reports.leaderboard import markdown_tables
 
 MICRO = """
@@ -65,7 +66,7 @@ def test_an_unknown_key_names_itself_and_the_known_ones(tmp_path):
 def test_an_unknown_config_field_fails_before_any_work(micro, tmp_path):
     micro.write_text(MICRO.replace("epochs = 1,", "epoks = 1,"))
     result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"))
-    assert result.exit_code == 1 and "epoks" in result.output and not (tmp_path / "out").exists()
+    assert result.exit_code == 2 and "epoks" in result.output and not (tmp_path / "out").exists()
 
 
 def test_unknown_suite_lists_the_built_in_ones():
@@ -124,11 +125,14 @@ def test_an_interrupted_suite_resumes_to_the_same_table(micro, tmp_path, monkeyp
     assert again.experiments[0].ran == [] and again.experiments[0].skipped == ["generate", "detect", "report"]
 
 
-def test_resume_refuses_changed_options(micro, tmp_path):
+def test_resume_refuses_changed_options_and_force_starts_again(micro, tmp_path):
     assert invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).exit_code == 0
     micro.write_text(MICRO.replace("max_steps = 6", "max_steps = 7"))
     result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--resume")
-    assert result.exit_code == 1 and "other generate options" in result.output
+    assert result.exit_code == 2 and "other generate options" in result.output and "--force" in result.output
+    forced = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--force")
+    assert forced.exit_code == 0 and "ran generate, detect, report" in forced.output, forced.output
+    assert RunDir(tmp_path / "out" / "digits").read_record()["stages"][0]["config"]["train"]["max_steps"] == 7
 
 
 def test_experiments_can_be_selected_by_name():

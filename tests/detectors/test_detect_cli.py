@@ -9,7 +9,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import detectors.detector as detector_module
 from benchmark.cli import main
+from detectors.metrics import detection_metrics
 from detectors.sets import FAKE_SPLITS, fake_split, held_out_set, training_sets
 from tests.benchmark.fixtures import write_image, write_mnist
 
@@ -75,7 +77,7 @@ def test_detect_evaluates_a_checkpoint_without_training(mnist_run):
 
 def test_unknown_training_generator_is_named(mnist_run):
     result = invoke("detect", "--run", str(mnist_run), "--train-on", "stylegan")
-    assert result.exit_code == 1 and "--train-on stylegan: no such generator" in result.output
+    assert result.exit_code == 2 and "--train-on stylegan: no such generator" in result.output
 
 
 def jpeg_folder(root, count=40, quality=75):
@@ -123,3 +125,66 @@ def test_detect_reads_the_reals_from_where_generate_found_them(tmp_path, monkeyp
     result = invoke("detect", "--run", str(out), *QUICK)
     assert result.exit_code == 0, result.output
     assert json.loads((out / "detectors" / "cnn@dcgan" / "eval.json").read_text())["results"][0]["n_real"] == 4
+
+
+def detect_dcgan(run, *flags):
+    return invoke("detect", "--run", str(run), "--train-on", "dcgan", *QUICK, *flags)
+
+
+def test_a_second_detect_refuses_to_overwrite_and_resume_keeps_the_detector(mnist_run):
+    assert detect_dcgan(mnist_run).exit_code == 0
+    folder = mnist_run / "detectors" / "cnn@dcgan"
+    checkpoint = (folder / "checkpoint.pt").read_bytes()
+    results = json.loads((folder / "eval.json").read_text())["results"]
+    refused = detect_dcgan(mnist_run)
+    assert refused.exit_code == 2 and "cnn@dcgan exists; pass --resume" in refused.output
+    assert "--force to retrain them" in refused.output and (folder / "checkpoint.pt").read_bytes() == checkpoint
+    (folder / "eval.json").unlink()
+    resumed = detect_dcgan(mnist_run, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert (folder / "checkpoint.pt").read_bytes() == checkpoint  # evaluated again, not retrained
+    assert json.loads((folder / "eval.json").read_text())["results"] == results
+
+
+def test_resume_refuses_other_options_and_force_retrains_with_them(mnist_run):
+    assert detect_dcgan(mnist_run).exit_code == 0
+    refused = detect_dcgan(mnist_run, "--resume", "--lr", "0.01")
+    assert refused.exit_code == 2 and "was trained with other lr; use the same options, or --force" in refused.output
+    forced = detect_dcgan(mnist_run, "--force", "--lr", "0.01")
+    assert forced.exit_code == 0, forced.output
+    checkpoint = mnist_run / "detectors" / "cnn@dcgan" / "checkpoint.pt"
+    assert torch.load(checkpoint, weights_only=True)["config"]["lr"] == 0.01
+
+
+def test_an_interrupted_detect_resumes_to_the_same_detector(generated_run, mnist_run, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    shutil.copytree(generated_run, straight)
+    assert detect_dcgan(straight, "--epochs", "2").exit_code == 0
+    validations = []
+
+    def validate(*args, **kwargs):  # once per epoch; killed in the second
+        validations.append(1)
+        if len(validations) == 2:
+            raise KeyboardInterrupt
+        return detection_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(detector_module, "detection_metrics", validate)
+    assert "Aborted" in detect_dcgan(mnist_run, "--epochs", "2").output
+    folder = mnist_run / "detectors" / "cnn@dcgan"
+    assert (folder / "training.pt").exists() and not (folder / "checkpoint.pt").exists()
+    assert "pass --resume" in detect_dcgan(mnist_run, "--epochs", "2").output
+    assert detect_dcgan(mnist_run, "--epochs", "2", "--resume").exit_code == 0
+    assert len(validations) == 3 and not (folder / "training.pt").exists()  # only epoch 2 trained again
+    expected = straight / "detectors" / "cnn@dcgan"
+    assert (folder / "history.csv").read_text() == (expected / "history.csv").read_text()
+    assert json.loads((folder / "eval.json").read_text())["results"] == json.loads(
+        (expected / "eval.json").read_text())["results"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--resume", "--force"], "--resume keeps existing detectors and --force retrains them; pass one of them"),
+    (["--checkpoint", "x.pt", "--resume"], "--checkpoint only evaluates the given detector and trains none"),
+])
+def test_contradictory_flags_are_refused(mnist_run, flags, message):
+    result = invoke("detect", "--run", str(mnist_run), *flags)
+    assert result.exit_code == 2 and message in result.output

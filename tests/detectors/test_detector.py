@@ -1,10 +1,16 @@
 """Each detector learns a trivially separable task, and save/load keeps its predictions exactly."""
 
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
+import detectors.detector as detector_module
 from benchmark.errors import DeepbenchError
+from benchmark.rundir import load_checkpoint
 from detectors.detector import Detector, DetectorConfig
 from detectors.metrics import detection_metrics
 
@@ -63,3 +69,71 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 def test_pretrained_timm_weights_offline_fail_fast_with_the_fix():
     with pytest.raises(DeepbenchError, match="pretrained weights for timm:resnet10t are not available.*--download"):
         Detector("timm:resnet10t", 3, 16, DetectorConfig(pretrained=True))
+
+
+def fit_three_epochs(state_path=None):
+    """Augmented training, so that the resumed data generator must continue where the first one stopped."""
+    train_images, train_labels = smooth_vs_checkerboard(96, seed=0)
+    val_images, val_labels = smooth_vs_checkerboard(32, seed=1)
+    config = DetectorConfig(epochs=3, batch_size=32, lr=3e-3, jpeg_prob=0.3, blur_prob=0.3)
+    detector = Detector("cnn", 1, 16, config)
+    return detector.fit(train_images, train_labels, val_images, val_labels, progress=False, state_path=state_path)
+
+
+def test_an_interrupted_fit_resumes_bit_for_bit(tmp_path, monkeypatch):
+    loss = Detector._loss
+    # dropout on the outputs draws from torch's global RNG, which the training state must carry too
+    monkeypatch.setattr(Detector, "_loss", lambda self, output, labels: loss(self, F.dropout(output, 0.3), labels))
+    straight = fit_three_epochs()
+    state_path = tmp_path / "training.pt"
+    calls = []
+
+    def stop_in_epoch_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 2 has trained but not been recorded: its work is lost, as in a kill
+            raise KeyboardInterrupt
+        return detection_metrics(*args, **kwargs)
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(detector_module, "detection_metrics", stop_in_epoch_two)
+        fit_three_epochs(state_path)
+    assert load_checkpoint(state_path, "detector-training:cnn")["epoch"] == 1
+    resumed = fit_three_epochs(state_path)
+    expected, found = straight.network.state_dict(), resumed.network.state_dict()
+    assert expected.keys() == found.keys() and all(torch.equal(expected[k], found[k]) for k in expected)
+    assert resumed.threshold == straight.threshold
+    pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
+    assert len(resumed.history) == 3
+
+
+def test_resuming_with_other_options_names_them(tmp_path):
+    images, labels = smooth_vs_checkerboard(32, seed=0)
+    Detector("cnn", 1, 16, DetectorConfig(epochs=1)).fit(images, labels, images, labels, progress=False,
+                                                         state_path=tmp_path / "training.pt")
+    other = Detector("cnn", 1, 16, DetectorConfig(epochs=2, lr=1e-2))
+    with pytest.raises(DeepbenchError, match=r"training.pt was trained with other epochs, lr; use the same options, "
+                                             r"or --force to retrain"):
+        other.fit(images, labels, images, labels, progress=False, state_path=tmp_path / "training.pt")
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_epoch(tmp_path, monkeypatch):
+    losses = []
+    loss = Detector._loss
+
+    def nan_from_epoch_two(self, output, labels):
+        losses.append(1)
+        value = loss(self, output, labels)
+        return value * float("nan") if len(losses) > 3 else value  # 3 batches of 32 per epoch
+
+    monkeypatch.setattr(Detector, "_loss", nan_from_epoch_two)
+    state_path = tmp_path / "training.pt"
+    with pytest.raises(DeepbenchError, match=r"detector cnn diverged at epoch 2 \(loss nan\); the last good "
+                                             rf"epoch's state is {re.escape(str(state_path))}; lower --lr"):
+        fit_three_epochs(state_path)
+    state = load_checkpoint(state_path, "detector-training:cnn")
+    assert state["epoch"] == 1 and len(state["rows"]) == 1
+    assert all(torch.isfinite(t).all() for t in state["network"].values() if t.is_floating_point())
+    assert [p.name for p in tmp_path.iterdir()] == ["training.pt"]  # no temp file left behind
+    losses.clear()
+    with pytest.raises(DeepbenchError, match=r"diverged at epoch 2 \(loss nan\); no state was kept; lower --lr"):
+        fit_three_epochs()

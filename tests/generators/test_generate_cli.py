@@ -38,7 +38,7 @@ def test_generate_resumes_and_samples_from_a_checkpoint(tmp_path):
     args = ["generate", "--dataset", "embedded:3", "--out", str(out), "--num-samples", "5", *TINY]
     assert invoke(*args, "--max-steps", "10").exit_code == 0
     again = invoke(*args, "--max-steps", "10")
-    assert again.exit_code == 1 and "pass --resume" in again.output
+    assert again.exit_code == 2 and "pass --resume" in again.output
     resumed = invoke(*args, "--max-steps", "20", "--resume")
     assert resumed.exit_code == 0 and "trained 20 steps" in resumed.output and "from last.pt" in resumed.output
     checkpoint = out / "generators" / "dcgan" / "checkpoints" / "last.pt"
@@ -51,4 +51,23 @@ def test_generate_resumes_and_samples_from_a_checkpoint(tmp_path):
 def test_generate_rejects_a_checkpoint_that_is_not_a_generator(tmp_path):
     (tmp_path / "x.pt").write_bytes(b"junk")
     result = invoke("generate", "--out", str(tmp_path / "r"), "--checkpoint", str(tmp_path / "x.pt"))
-    assert result.exit_code == 1 and "x.pt is corrupt or not a deepbench checkpoint" in result.output
+    assert result.exit_code == 2 and "x.pt is corrupt or not a deepbench checkpoint" in result.output
+
+
+def test_force_replaces_a_run_of_other_data_or_retrains_a_generator(tmp_path):
+    out = tmp_path / "run"
+    args = ["generate", "--out", str(out), "--num-samples", "5", "--max-steps", "5", *TINY]
+    assert invoke(*args, "--dataset", "embedded:3").exit_code == 0
+    (out / "detectors" / "cnn@dcgan").mkdir(parents=True)
+    (out / "metrics").mkdir()
+    (out / "metrics" / "dcgan.json").write_text("{}")
+    mine = out / "notes.txt"
+    mine.write_text("not deepbench's\n")
+    retrained = invoke(*args, "--dataset", "embedded:3", "--force", "--max-steps", "3")
+    assert retrained.exit_code == 0 and "trained 3 steps" in retrained.output  # from scratch, not resumed
+    assert not (out / "detectors").exists() and not (out / "metrics" / "dcgan.json").exists()
+    assert len(RunDir(out).read_record()["stages"]) == 2  # same data: the run's history stays
+    replaced = invoke(*args, "--dataset", "embedded:4", "--force")
+    assert replaced.exit_code == 0, replaced.output
+    stages = RunDir(out).read_record()["stages"]
+    assert [s["config"]["dataset"] for s in stages] == ["embedded:4"] and mine.read_text() == "not deepbench's\n"

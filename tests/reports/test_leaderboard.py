@@ -28,13 +28,13 @@ def test_check_passes_on_a_fresh_file_and_fails_on_a_stale_one(tmp_path):
     assert fresh.exit_code == 0 and "up to date" in fresh.output
     output.write_text(output.read_text().replace("12.35", "11.35"))
     stale = invoke("report", "--leaderboard", str(DATA / "results"), "-o", str(output), "--check")
-    assert stale.exit_code == 1 and "is stale" in stale.output
+    assert stale.exit_code == 2 and "is stale" in stale.output
     assert "11.35" in output.read_text()  # --check never writes
 
 
 def test_check_fails_when_the_file_is_missing(tmp_path):
     result = invoke("report", "--leaderboard", str(DATA / "results"), "-o", str(tmp_path / "none.md"), "--check")
-    assert result.exit_code == 1 and "is stale" in result.output
+    assert result.exit_code == 2 and "is stale" in result.output
 
 
 def test_a_results_file_of_another_schema_is_refused(tmp_path):
@@ -42,13 +42,13 @@ def test_a_results_file_of_another_schema_is_refused(tmp_path):
     folder.mkdir()
     (folder / "old.json").write_text('{"schema": "deepbench.results/0", "name": "old"}')
     result = invoke("report", "--leaderboard", str(folder), "-o", str(tmp_path / "out.md"))
-    assert result.exit_code == 1 and "old.json" in result.output
+    assert result.exit_code == 2 and "old.json" in result.output
     assert not (tmp_path / "out.md").exists()
 
 
 def test_an_empty_results_folder_names_the_export_command(tmp_path):
     result = invoke("report", "--leaderboard", str(tmp_path), "-o", str(tmp_path / "out.md"))
-    assert result.exit_code == 1 and "--export" in result.output
+    assert result.exit_code == 2 and "--export" in result.output
 
 
 def test_contradictory_options_are_refused():

@@ -130,4 +130,4 @@ def test_fid_between_two_folders_prints_the_fid_last(tmp_path):
 def test_a_run_without_fakes_is_an_error_naming_generate(tmp_path):
     (tmp_path / "run.json").write_text('{"schema": "deepbench.run/1", "stages": []}')
     result = invoke("report", "--run", str(tmp_path))
-    assert result.exit_code == 1 and "deepbench generate" in result.output
+    assert result.exit_code == 2 and "deepbench generate" in result.output

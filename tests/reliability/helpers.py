@@ -1,0 +1,59 @@
+"""Shared pieces of the reliability tests: ``deepbench`` in a subprocess with a fault, and run comparisons."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from benchmark.rundir import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16"]
+
+
+def deepbench(*args: str, faults: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """``deepbench -q ARGS`` in a fresh Python process, with the faults of ``tests.reliability.faults``."""
+    command = [sys.executable, "-m", "tests.reliability.faults", *faults, "--", "-q", *map(str, args)]
+    return subprocess.run(command, cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+
+
+def error_line(completed: subprocess.CompletedProcess) -> str:
+    """The one ``Error: ...`` line a user error prints, after checking there is exactly one and no traceback."""
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert "Traceback" not in completed.stderr and len(errors) == 1, completed.stderr
+    return errors[0]
+
+
+def same_tensors(a, b) -> bool:
+    """Whether two nested structures of tensors, dicts, lists and plain values are equal, tensors bit for bit."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_tensors(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_tensors, a, b))
+    return a == b
+
+
+def same_checkpoints(a: Path, b: Path, ignore: tuple[str, ...] = ("seconds",)) -> bool:
+    """Two checkpoints hold the same state, apart from wall-clock entries."""
+    first, second = load_checkpoint(a), load_checkpoint(b)
+    return same_tensors({k: v for k, v in first.items() if k not in ignore},
+                        {k: v for k, v in second.items() if k not in ignore})
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``, by relative path: what a failed command must leave as it was."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def temp_files(root: Path) -> list[Path]:
+    """Leftovers of interrupted atomic writes."""
+    return sorted(root.rglob(".*.tmp"))
