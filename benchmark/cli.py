@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from benchmark import config, data
+from benchmark import config, data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
 from benchmark.runtime import DEVICE_CHOICES, set_strict, set_verbosity
@@ -92,7 +92,8 @@ def dataset_help() -> str:
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="No progress bars; warnings and errors only.")
 def main(verbosity: int | None):
     """deepbench: train GANs, build synthetic data sets, and benchmark fake-image detectors on them."""
-    set_verbosity(verbosity or 0)
+    distributed.init_from_env()  # under torchrun: join its process group; alone: nothing
+    set_verbosity((verbosity or 0) if distributed.is_main() else -1)  # one rank's log, not N interleaved
 
 
 @main.command()
@@ -139,6 +140,7 @@ def generator_help() -> str:
 @click.option("--feature-matching", is_flag=True, help="G matches D's mean features on real data.")
 @click.option("--minibatch-std", is_flag=True, help="Minibatch standard deviation feature in D.")
 @click.option("--spectral-norm", is_flag=True, help="Spectral norm on D's layers (drops D's BatchNorm).")
+@click.option("--sync-bn", is_flag=True, help="Under torchrun: BatchNorm statistics over the global batch.")
 @click.option("--ema", "ema_decay", type=float, default=0.0, show_default=True,
               help="EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA generator.")
 @click.option("--sample-every", type=int, default=TrainConfig.sample_every, show_default=True)
@@ -155,7 +157,7 @@ def generator_help() -> str:
 @seed_and_device
 @data_options
 def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
-             label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, ema_decay,
+             label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, sync_bn, ema_decay,
              sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, force, channels,
              image_size, seed, device, data_root, download):
     """Train generators on a data set and write a synthetic data set of fakes."""
@@ -163,7 +165,7 @@ def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, 
         epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr or lr_g, lr_d=lr or lr_d, beta1=beta1,
         label_smoothing=label_smoothing, instance_noise=instance_noise, feature_matching=feature_matching,
         ema_decay=ema_decay, sample_every=sample_every, checkpoint_every=checkpoint_every, score_every=score_every,
-        seed=seed)
+        seed=seed, sync_bn=sync_bn)
     gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
     results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
                             device, data_root, download, int(channels) if channels else None, image_size,
@@ -179,7 +181,7 @@ def detector_help() -> str:
 
 
 @main.command()
-@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory with fakes.")
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory with fakes.")
 @click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
 @click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
 @click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
@@ -219,7 +221,7 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 
 
 @main.command()
-@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run directory to report on.")
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), help="Run directory to report on.")
 @click.option("--num-samples", type=int, default=MetricOptions.num_samples, show_default=True,
               help="Fakes (and reals) per metric; fewer are faster, and bias FID upward.")
 @click.option("--inception/--no-inception", default=True, show_default=True,

@@ -10,18 +10,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark import distributed
 from benchmark.errors import DeepbenchError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def seed_everything(seed: int) -> int:
-    """Seed Python, NumPy and torch (all devices) and return the seed, for recording in ``run.json``."""
+    """Seed Python, NumPy and torch (all devices) and return the seed, for recording in ``run.json``.
+
+    Under torchrun rank r seeds these global streams with ``seed + r``, so that whatever draws from them
+    (dropout, say) differs per rank; the streams that must agree across ranks (data order, latent noise,
+    augmentation) are explicit generators seeded with ``seed`` alone.
+    """
     if not 0 <= seed < 2**32:
         raise DeepbenchError(f"seed {seed} is out of range; pass --seed between 0 and {2**32 - 1}")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
+    rank_seed = (seed + distributed.rank()) % 2**32
+    random.seed(rank_seed)
+    np.random.seed(rank_seed)
+    torch.manual_seed(rank_seed)  # also seeds every CUDA device
     os.environ["PYTHONHASHSEED"] = str(seed)
     return seed
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from benchmark import distributed
 from benchmark.config import Experiment, Suite
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
@@ -91,7 +92,8 @@ class StageState:
 
     def record(self, stage: str, options: dict) -> None:
         self.done[stage] = options_hash(options)
-        write_json(self.path, {"stages": self.done}, STATE_KIND)
+        if distributed.is_main():
+            write_json(self.path, {"stages": self.done}, STATE_KIND)
 
 
 @dataclass(frozen=True)
@@ -129,15 +131,18 @@ def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device
         raise DeepbenchError(f"{out} already holds {', '.join(started)}; pass --resume to finish that run, "
                              f"--force to start it again, or use a new --out")
     configs = [stage_configs(e) for e in suite.experiments]  # every table checked before hours of work
-    for name in started if force else ():
+    for name in started if force and distributed.is_main() else ():
         RunDir(out / name).discard()
+    distributed.barrier()  # the deletions are done before any rank reads the runs
     outcomes = []
     with tqdm(total=len(suite.experiments) * len(STAGES), desc=f"suite {suite.name}", unit="stage",
               disable=not show_progress()) as bar:
         for experiment, config in zip(suite.experiments, configs, strict=True):
             outcomes.append(run_experiment(experiment, config, out, device, data_root, download, bar.update))
     results = [outcome.report.results for outcome in outcomes]
-    leaderboard = write_text(out / "leaderboard.md", render_leaderboard(results))
+    leaderboard = out / "leaderboard.md"
+    if distributed.is_main():
+        write_text(leaderboard, render_leaderboard(results))
     return SuiteOutcome(suite, out, outcomes, leaderboard)
 
 

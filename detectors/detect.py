@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from benchmark import data
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import RESIZE_METHOD, ImageDataset
@@ -89,10 +89,11 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     shape = {"channels": first.channels, "image_size": first.image_size}
     wanted = training_options(asdict(config), shape["channels"], shape["image_size"][0])
     finished = _resumable(folders, wanted, torch_device) if resume else {}
-    run.start("detect", {"detectors": list(detectors), "train_on": list(train_on), "format_match": format_match,
-                         "eval_fakes": {k: str(v) for k, v in (eval_fakes or {}).items()},
-                         "checkpoint": str(checkpoint or ""), "detector": asdict(config),
-                         "perturbations": list(perturbations)}, config.seed)
+    if distributed.is_main():
+        run.start("detect", {"detectors": list(detectors), "train_on": list(train_on), "format_match": format_match,
+                             "eval_fakes": {k: str(v) for k, v in (eval_fakes or {}).items()},
+                             "checkpoint": str(checkpoint or ""), "detector": asdict(config),
+                             "perturbations": list(perturbations)}, config.seed)
     data_root = data_root or generated.get("data_root")  # by default, the reals the generators were trained on
     real_train = data.load(generated["dataset"], "train", data_root, download, **shape)
     real_test = data.load(generated["dataset"], "test", data_root, download, **shape)
@@ -132,8 +133,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                     _fit_into(folder, detector, train_set, val_set, force)
                 results.append(_evaluate_into(run, detector, generator, eval_sets, perturbations, matching,
                                               config.seed))
-    write_summary(run)
-    run.finish("detect")
+    if distributed.is_main():
+        write_summary(run)
+        run.finish("detect")
     return results
 
 
@@ -179,21 +181,25 @@ def _fit_into(folder: Path, detector: Detector, train_set: LabelledImages, val_s
 
     With ``force``, the folder's old results go first: none of them may outlive the detector retrained here.
     """
-    if force:
+    main = distributed.is_main()
+    if force and main:
         for name in DETECTOR_FILES:
             (folder / name).unlink(missing_ok=True)
+    distributed.barrier()  # no rank may find the training state that --force is deleting
     state_path = folder / TRAINING_STATE
     detector.fit(train_set.images, train_set.labels, val_set.images, val_set.labels, state_path=state_path)
-    write_csv(folder / "history.csv", detector.history)  # before the checkpoint: a finished detector has both
-    detector.save(folder / CHECKPOINT)
-    state_path.unlink()
+    if main:
+        write_csv(folder / "history.csv", detector.history)  # before the checkpoint: a finished detector has both
+        detector.save(folder / CHECKPOINT)
+        state_path.unlink()
 
 
 def _evaluate_into(run: RunDir, detector: Detector, generator: str, eval_sets: dict[str, LabelledImages],
                    perturbations, matching: dict, seed: int) -> DetectResult:
     rows = evaluate(detector, eval_sets, perturbations, seed)
     folder = run.detector(detector.name.replace(":", "-"), generator)
-    write_evaluation(folder, detector.name, generator, rows, detector.threshold, matching)
+    if distributed.is_main():
+        write_evaluation(folder, detector.name, generator, rows, detector.threshold, matching)
     return DetectResult(detector.name, generator, folder, rows)
 
 

@@ -10,6 +10,11 @@ epoch: network, optimizer and one-cycle schedule, the data generator that orders
 torch's global RNG (dropout), the best epoch so far and the history. A later ``fit`` that finds ``PATH``
 checks it was made with the same options and continues from the next epoch, so an interrupted training ends
 with the same weights, threshold and history, bit for bit, as one that never stopped.
+
+Under torchrun every rank draws the single process's batch order and augmentation choices, trains on its
+slice of each batch under DistributedDataParallel, and normalises with the global batch's BatchNorm
+statistics (:mod:`benchmark.sync_batchnorm`): the ranks hold the same weights and running statistics, so they
+pick the same epoch and threshold, and follow one process's training to float tolerance. Rank 0 saves.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from benchmark import distributed, sync_batchnorm
 from benchmark.capsules import margin_loss
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
@@ -81,14 +87,15 @@ class Detector:
             raise DeepbenchError(f"detector {self.name} takes uint8 images of {expected}, got {images.dtype} "
                                  f"{tuple(images.shape[1:])}; convert with --channels/--image-size")
 
-    def _augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        config = self.config
+    def _augment(self, images: torch.Tensor, rng: torch.Generator, part: slice = slice(None)) -> torch.Tensor:
+        """Augment ``images[part]``, drawing the choices for all of ``images`` (the global batch) as one rank would."""
+        config, drawn, images = self.config, len(images), images[part]
         if config.flip:
-            flip = torch.rand(len(images), generator=rng) < 0.5
+            flip = (torch.rand(drawn, generator=rng) < 0.5)[part]
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         for probability, name in ((config.blur_prob, "blur1"), (config.jpeg_prob, "jpeg75")):
             if probability:
-                chosen = torch.rand(len(images), generator=rng) < probability
+                chosen = (torch.rand(drawn, generator=rng) < probability)[part]
                 if chosen.any():
                     images = images.clone()
                     images[chosen] = perturb(images[chosen], name)
@@ -113,6 +120,9 @@ class Detector:
         for images in (train_images, val_images):
             self._check(images)
         batch_size = min(self.config.batch_size, len(train_images))  # tiny sets still train, in one batch
+        distributed.local_batch(batch_size)  # refuse a batch that does not split over the ranks, before training
+        if distributed.enabled():
+            sync_batchnorm.convert(self.network)  # before the optimizer sees the parameters
         training = _Training(self, len(train_images) // batch_size, state_path)
         show = show_progress() if progress is None else progress
         while not training.done():
@@ -128,13 +138,14 @@ class Detector:
         """One pass in an order drawn from the training's own generator, never the global RNG; the mean loss."""
         self.network.train()
         order = torch.randperm(len(images), generator=training.rng)
+        part = distributed.local_batch(batch_size)
         losses = []
         batches = range(0, training.steps_per_epoch * batch_size, batch_size)
-        for start in tqdm(batches, desc=f"{self.name} epoch {training.epoch + 1}", unit="batch", disable=not show,
-                          leave=False):
+        for start in tqdm(batches, desc=f"{self.name} epoch {training.epoch + 1}", unit="batch",
+                          disable=not show or not distributed.is_main(), leave=False):
             rows = order[start:start + batch_size]
-            inputs = to_unit_range(self._augment(images[rows], training.rng)).to(self.device)
-            losses.append(training.step(self._loss(self.network(inputs), labels[rows].to(self.device))))
+            inputs = to_unit_range(self._augment(images[rows], training.rng, part)).to(self.device)
+            losses.append(training.step(self._loss(training.model(inputs), labels[rows[part]].to(self.device))))
         return float(np.mean(losses))
 
     @torch.inference_mode()
@@ -203,7 +214,10 @@ class _Training:
         # (with a constant rate, eval-mode outputs lagged training and saturated).
         self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, config.lr,
                                                             total_steps=config.epochs * steps_per_epoch)
-        self.rng = torch.Generator().manual_seed(config.seed)
+        self.rng = torch.Generator().manual_seed(config.seed)  # the same on every rank: order and augmentation
+        self.model = distributed.data_parallel(detector.network, detector.device)  # the network itself when alone
+        if distributed.enabled():
+            torch.manual_seed(config.seed + distributed.rank())  # the global stream (dropout) differs per rank
         self.epoch, self.best_auc, self.best_state, self.stale, self.rows = 0, -1.0, None, 0, []
         if self.state_path is not None and self.state_path.exists():
             self.restore()
@@ -215,7 +229,7 @@ class _Training:
 
     def step(self, loss: torch.Tensor) -> float:
         """One optimizer and schedule step; a NaN or infinite loss stops training before it spoils the weights."""
-        value = loss.item()
+        value = distributed.mean({"loss": loss.item()})["loss"]  # the global batch's: every rank stops together
         if not math.isfinite(value):
             kept = (f"the last good epoch's state is {self.state_path}"
                     if self.state_path is not None and self.state_path.exists() else "no state was kept")
@@ -238,16 +252,21 @@ class _Training:
         else:
             self.stale += 1
         if self.state_path is not None:
-            save_checkpoint(self.state_path, self.state())
+            rank_rng = distributed.gather_rng_states(torch.get_rng_state())  # every rank takes part
+            if distributed.is_main():
+                save_checkpoint(self.state_path, self.state(rank_rng))
 
-    def state(self) -> dict:
-        """Everything the next epoch depends on, so that restoring it is indistinguishable from not stopping."""
-        detector = self.detector
+    def state(self, rank_rng: list[torch.Tensor] | None = None) -> dict:
+        """Everything the next epoch depends on, so that restoring it is indistinguishable from not stopping.
+
+        Under torchrun ``rank_rng`` holds each rank's global RNG state, which each rank restores for itself.
+        """
+        detector, extra = self.detector, {} if rank_rng is None else {"rank_rng": rank_rng}
         return {"kind": self.kind, "config": asdict(detector.config), "channels": detector.channels,
                 "image_size": detector.image_size, "epoch": self.epoch, "network": detector.network.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                 "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "best_auc": self.best_auc,
-                "best_state": self.best_state, "stale": self.stale, "rows": self.rows}
+                "best_state": self.best_state, "stale": self.stale, "rows": self.rows, **extra}
 
     def restore(self) -> None:
         """Continue from ``state_path``, refusing a state that other options made: it would mix two trainings."""
@@ -258,6 +277,10 @@ class _Training:
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.rng.set_state(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        saved_world = len(state.get("rank_rng") or [None])
+        if saved_world != distributed.world_size():
+            raise DeepbenchError(f"{self.state_path} was trained by {saved_world} process(es), this run has "
+                                 f"{distributed.world_size()}; resume with torchrun --nproc_per_node={saved_world}")
+        torch.set_rng_state(state["rank_rng"][distributed.rank()] if "rank_rng" in state else state["torch_rng"])
         self.epoch, self.best_auc, self.best_state = state["epoch"], state["best_auc"], state["best_state"]
         self.stale, self.rows = state["stale"], state["rows"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmark import data
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir
@@ -65,14 +65,16 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
               "channels": train_set.channels, "image_size": list(train_set.image_size),
               "data_root": str(data.resolve_root(data_root)), "fingerprint": train_set.fingerprint}
     claim_out(run, config, resume, force)
-    run.start("generate", config, train_config.seed)
+    distributed.barrier()  # rank 0's --force deletions are done before any rank looks for checkpoints
+    if distributed.is_main():
+        run.start("generate", config, train_config.seed)
     count = num_samples or len(test_set)
     results = []
     if checkpoint is not None:
         loaded = load_generator(checkpoint, torch_device)
         results.append(_sample(run, loaded, count, train_config.seed, train_set.classes, None, None, progress))
     else:
-        scorer = scorer_factory(train_set, test_set) if scorer_factory else None
+        scorer = scorer_factory(train_set, test_set) if scorer_factory and distributed.is_main() else None
         images, labels = train_set.tensors()
         for name in generators:
             gan = create_gan(name, train_set.channels, train_set.image_size, len(train_set.classes), gan_config)
@@ -84,7 +86,8 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
             log.info("%s: sampling from %s (step %d of %d)", name, chosen.name, loaded.step, result.step)
             results.append(_sample(run, loaded, count, train_config.seed, train_set.classes, result.step,
                                    result.seconds, progress))
-    run.finish("generate")
+    if distributed.is_main():
+        run.finish("generate")
     return results
 
 
@@ -110,7 +113,7 @@ def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:
         key = differing[0]  # the data set spec if that differs, else the content (fingerprint) or shape
         raise DeepbenchError(f"{run.root} holds a run of other data ({key} {str(previous.get(key))[:40]!r}, not "
                              f"{str(config[key])[:40]!r}); use a new --out, or --force to replace that run")
-    if force:
+    if force and distributed.is_main():
         run.discard(None if differing else config["generators"])
     elif not resume and not config["checkpoint"]:
         trained = [g for g in config["generators"] if (run.checkpoints(g) / "last.pt").exists()]

@@ -2,6 +2,10 @@
 
 The fakes folder is written beside its final place and renamed into it at the end, so ``fakes/`` is either
 the previous complete set or the new complete set, never half of one.
+
+Under torchrun the batches are dealt out to the ranks round by round; each rank draws every batch's noise
+(cheap) but runs the generator only on its own, and rank 0 gathers the images and writes them, so the set is
+the one a single process writes, byte for byte, N times as fast on N GPUs.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 from torchvision.transforms.v2.functional import to_pil_image
 from tqdm.auto import tqdm
 
+from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.rundir import file_digest, load_checkpoint, write_csv
@@ -67,30 +72,53 @@ def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int,
         raise DeepbenchError(f"--num-samples must be at least 1, got {num_samples}")
     out_dir = Path(out_dir)
     partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    main, world = distributed.is_main(), distributed.world_size()
+    if main:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
     gan, device = loaded.gan, next(loaded.network.parameters()).device
     noise = torch.Generator().manual_seed(seed)
+    starts = range(0, num_samples, batch_size)
     rows = []
-    show = show_progress() if progress is None else progress
-    for start in tqdm(range(0, num_samples, batch_size), desc=f"sampling {gan.name}", unit="batch", disable=not show):
-        count = min(batch_size, num_samples - start)
-        z = torch.randn(count, gan.config.nz, generator=noise).to(device)
-        labels = (torch.arange(start, start + count) % gan.num_classes).to(device) if gan.conditional else None
-        images = to_uint8(loaded.network(z, labels)).cpu()
-        for offset, image in enumerate(images):
-            index = start + offset
-            name = f"{index:06d}.png"
-            to_pil_image(image).save(partial / name, format="PNG")  # 1 channel stays gray (make_grid would not)
-            label = int(labels[offset]) if labels is not None else None
-            rows.append({"file": name, "label": label,
-                         "class": classes[label] if classes and label is not None else None,
-                         "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
-                         "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256})
-    manifest = pd.DataFrame(rows)
-    write_csv(partial / MANIFEST, manifest)
-    replace_folder(partial, out_dir)
+    show = (show_progress() if progress is None else progress) and main
+    bar = tqdm(total=len(starts), desc=f"sampling {gan.name}", unit="batch", disable=not show)
+    for first in range(0, len(starts), world):  # one round: batch first + r for rank r
+        mine = torch.empty(0, gan.channels, gan.image_size, gan.image_size, dtype=torch.uint8)
+        for batch in range(first, min(first + world, len(starts))):
+            start = starts[batch]
+            count = min(batch_size, num_samples - start)
+            z = torch.randn(count, gan.config.nz, generator=noise).to(device)
+            if batch == first + distributed.rank():
+                labels = (torch.arange(start, start + count) % gan.num_classes).to(device) if gan.conditional else None
+                mine = to_uint8(loaded.network(z, labels)).cpu()
+        images = distributed.gather_rows(mine)
+        bar.update(min(world, len(starts) - first))
+        if main:
+            rows += _write_images(images, starts[first], partial, loaded, seed, classes)
+    bar.close()
+    manifest = pd.DataFrame(rows)  # empty on ranks other than 0
+    if main:
+        write_csv(partial / MANIFEST, manifest)
+        replace_folder(partial, out_dir)
+    distributed.barrier()  # the set is in place before any rank reads it
     return manifest
+
+
+def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: LoadedGenerator, seed: int,
+                  classes: list[str] | None) -> list[dict]:
+    """Save images ``start``, ``start + 1``, ... as PNGs in ``folder``; their manifest rows."""
+    gan, rows = loaded.gan, []
+    labels = torch.arange(start, start + len(images)) % gan.num_classes if gan.conditional else None
+    for offset, image in enumerate(images):
+        index = start + offset
+        name = f"{index:06d}.png"
+        to_pil_image(image).save(folder / name, format="PNG")  # 1 channel stays gray (make_grid would not)
+        label = int(labels[offset]) if labels is not None else None
+        rows.append({"file": name, "label": label,
+                     "class": classes[label] if classes and label is not None else None,
+                     "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
+                     "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256})
+    return rows
 
 
 def replace_folder(new: Path, target: Path) -> None:

