@@ -181,7 +181,8 @@ def detector_help() -> str:
 
 
 @main.command()
-@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory with fakes.")
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), required=True,
+              help="Run directory with fakes.")
 @click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
 @click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
 @click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
