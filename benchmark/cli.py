@@ -7,6 +7,8 @@ as click's own usage errors do; anything else is a bug, keeps its traceback and 
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -94,6 +96,8 @@ def main(verbosity: int | None):
     """deepbench: train GANs, build synthetic data sets, and benchmark fake-image detectors on them."""
     distributed.init_from_env()  # under torchrun: join its process group; alone: nothing
     set_verbosity((verbosity or 0) if distributed.is_main() else -1)  # one rank's log, not N interleaved
+    if not distributed.is_main():
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # one rank's results; errors still reach stderr
 
 
 @main.command()

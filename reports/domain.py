@@ -26,6 +26,7 @@ from torch import nn
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 from tqdm.auto import tqdm
 
+from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint
@@ -144,7 +145,7 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
         torch.manual_seed(seed)
         model = DomainClassifier(dataset.channels, dataset.image_size, len(dataset.classes), width).to(device)
     _fit(model, images, labels, epochs, batch_size, lr, seed, show)
-    if cache:
+    if cache and distributed.is_main():  # under torchrun a rank may train it too, but only rank 0 writes
         save_checkpoint(path, {"kind": KIND, "model": model.config(), "training": options,
                                "dataset": dataset.fingerprint, "description": repr(dataset),
                                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}})

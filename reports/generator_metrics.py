@@ -17,7 +17,7 @@ from functools import cached_property
 
 import torch
 
-from benchmark import data
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import load_fakes
 from benchmark.images import ImageDataset
@@ -98,7 +98,8 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
     labels = torch.tensor(manifest["label"].astype(int).to_numpy()) if manifest["label"].notna().all() else None
     result.update(domain_scores(reals.classifier, reals.test, fakes, labels, options.seed))
     result.update(inception_part(reals, fakes, options, progress))
-    write_json(path, result, "metrics")
+    if distributed.is_main():  # under torchrun every rank computed the same numbers
+        write_json(path, result, "metrics")
     return result
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from benchmark import data
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, read_manifest
 from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
@@ -68,8 +68,10 @@ def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, dev
     metrics = [generator_metrics(run, g, reals, options, progress) for g in generators]
     results = collect(run, metrics)
     folder = run.report
-    write_json(folder / "results.json", results, RESULTS_KIND)
     generator_frame, detector_frame = generator_table(results), pd.DataFrame(results["detectors"])
+    if not distributed.is_main():  # under torchrun the ranks shared the metrics' work; rank 0 writes
+        return Report(folder, results, generator_frame, detector_frame)
+    write_json(folder / "results.json", results, RESULTS_KIND)
     frames = [generator_frame.assign(kind="generator"), detector_frame.assign(kind="detector")]
     if results["human"]:
         frames.append(pd.DataFrame(results["human"]).assign(kind="human"))

@@ -5,8 +5,10 @@ import filecmp
 import pandas as pd
 import pytest
 import torch
+from click.testing import CliRunner
 
 from benchmark import distributed
+from benchmark.cli import main
 from generators.sample import load_generator, sample_fakes
 from tests.distributed.workers import detector_fit, run_processes, train_gan
 
@@ -83,6 +85,18 @@ def test_a_detector_trains_in_two_processes_as_in_one(tmp_path):
     one = detector_fit()
     assert_close_states(rank0["network"], one["network"], rtol=1e-4, atol=1e-5)
     assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-4)
+
+
+def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):
+    run = tmp_path / "run"
+    generated = CliRunner().invoke(main, ["-q", "generate", "--dataset", "embedded:0,1", "--nz", "8", "--ngf", "8",
+                                          "--ndf", "8", "--batch-size", "16", "--max-steps", "4",
+                                          "--num-samples", "30", "--out", str(run)])
+    assert generated.exit_code == 0, generated.output
+    rank0, rank1 = run_processes("report", run, tmp_path / "results")
+    assert rank1["writes"] == [] and any(write.endswith("report") for write in rank0["writes"])
+    assert rank0["generators"] == rank1["generators"]
+    assert (run / "report" / "index.html").is_file() and (run / "metrics" / "dcgan.json").is_file()
 
 
 def test_without_torchrun_there_is_no_process_group(monkeypatch):

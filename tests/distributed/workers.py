@@ -20,6 +20,8 @@ from detectors.detector import Detector, DetectorConfig
 from generators.registry import GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
 from generators.train import TrainConfig, train
+from reports.generator_metrics import MetricOptions
+from reports.report import report
 from tests.generators.test_train import blobs
 
 TINY = GANConfig(nz=8, ngf=8, ndf=8)
@@ -65,6 +67,9 @@ def task(name: str, out: Path) -> dict:
                 "shard": list(distributed.shard(5))}
     if name == "detector":
         return detector_fit()
+    if name == "report":
+        result = report(out, MetricOptions(num_samples=20, inception=False), "cpu", progress=False)
+        return {"generators": result.results["generators"]}
     raise ValueError(name)
 
 
