@@ -20,7 +20,7 @@ from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
 from generators.registry import GENERATORS, GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
-from generators.train import Scorer, TrainConfig, train
+from generators.train import Scorer, TrainConfig, refuse_to_overwrite, train
 
 log = logging.getLogger(__name__)
 ScorerFactory = Callable[[ImageDataset, ImageDataset], Scorer]
@@ -116,10 +116,8 @@ def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:
     if force and distributed.is_main():
         run.discard(None if differing else config["generators"])
     elif not resume and not config["checkpoint"]:
-        trained = [g for g in config["generators"] if (run.checkpoints(g) / "last.pt").exists()]
-        if trained:  # refused now, not after the data are loaded and a scorer trained (train() checks too)
-            raise DeepbenchError(f"{run.checkpoints(trained[0]) / 'last.pt'} exists; pass --resume to continue "
-                                 f"that training, --force to train it again, or use a new --out")
+        for name in config["generators"]:  # refused now, not after the data are loaded and a scorer trained
+            refuse_to_overwrite(run.checkpoints(name) / "last.pt")
 
 
 def _sample(run: RunDir, loaded, count: int, seed: int, classes: list[str], trained_steps: int | None,

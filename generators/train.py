@@ -348,7 +348,13 @@ def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path,
         for stale in remove_stale_temp_files(trainer.checkpoint_dir) if distributed.is_main() else []:
             log.info("removed %s, left by a checkpoint write that was killed", stale.name)
         trainer.resume()
-    elif last.exists():
+    else:
+        refuse_to_overwrite(last)
+    return trainer.fit(progress)
+
+
+def refuse_to_overwrite(last: Path) -> None:
+    """A checkpoint from an earlier training is continued (--resume) or replaced (--force), never overwritten."""
+    if last.exists():
         raise DeepbenchError(f"{last} exists; pass --resume to continue that training, --force to train it again, "
                              f"or use a new --out")
-    return trainer.fit(progress)
