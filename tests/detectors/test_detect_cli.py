@@ -7,32 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 
 import detectors.detector as detector_module
-from benchmark.cli import main
 from detectors.metrics import detection_metrics
 from detectors.sets import FAKE_SPLITS, fake_split, held_out_set, training_sets
 from tests.benchmark.fixtures import write_image, write_mnist
+from tests.tiny_run import TINY_GAN, invoke, make_tiny_run
 
-TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
 QUICK = ["--epochs", "1", "--batch-size", "32", "--perturbation", "none", "--perturbation", "jpeg75"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
 def generated_run(tmp_path_factory):
     """One run with two generators' fakes, made once for the tests that only read it."""
     root = tmp_path_factory.mktemp("generated")
-    with pytest.MonkeyPatch.context() as patch:  # the function-scoped cache isolation is not active yet here
-        patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
-        result = invoke("generate", "--dataset", "embedded:0", "--generator", "dcgan", "--generator", "capsgan",
-                        "--num-samples", "100", "--out", str(root / "run"), *TINY_GAN)
-    assert result.exit_code == 0, result.output
-    return root / "run"
+    return make_tiny_run(root / "run", root / "cache", "--dataset", "embedded:0", "--generator", "dcgan",
+                         "--generator", "capsgan", "--num-samples", "100")
 
 
 @pytest.fixture
@@ -95,7 +85,7 @@ def test_jpeg_reals_trigger_format_matching(tmp_path, mode, applied):
     reals = jpeg_folder(tmp_path / "reals")
     out = tmp_path / "run"
     assert invoke("generate", "--dataset", f"folder:{reals}", "--out", str(out), "--num-samples", "40",
-                  *TINY_GAN).exit_code == 0
+                  *TINY_GAN, "--max-steps", "10").exit_code == 0
     result = invoke("detect", "--run", str(out), "--format-match", mode, *QUICK)
     assert result.exit_code == 0, result.output
     matching = json.loads((out / "detectors" / "cnn@dcgan" / "eval.json").read_text())["format_match"]
@@ -120,7 +110,7 @@ def test_detect_reads_the_reals_from_where_generate_found_them(tmp_path, monkeyp
     write_mnist(tmp_path / "data", count=40)
     out = tmp_path / "run"
     assert invoke("generate", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--out", str(out),
-                  "--num-samples", "20", *TINY_GAN).exit_code == 0
+                  "--num-samples", "20", *TINY_GAN, "--max-steps", "10").exit_code == 0
     monkeypatch.chdir(tmp_path)  # no --data-root, and $DEEPBENCH_DATA points elsewhere
     result = invoke("detect", "--run", str(out), *QUICK)
     assert result.exit_code == 0, result.output

@@ -13,7 +13,6 @@ import torch
 from benchmark.rundir import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
-TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16"]
 
 
 def deepbench(*args: str, faults: tuple[str, ...] = ()) -> subprocess.CompletedProcess:

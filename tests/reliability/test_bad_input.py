@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from benchmark.cli import main
 from benchmark.rundir import RunDir, write_json
 from detectors.detector import Detector
 from tests.benchmark.fixtures import write_image
-from tests.reliability.helpers import TINY_GAN, snapshot
+from tests.reliability.helpers import snapshot
+from tests.tiny_run import TINY_GAN, invoke, make_tiny_run
 
 
 @dataclass(frozen=True)
@@ -82,22 +81,12 @@ CASES = [
 ]
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *map(str, args)])
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """Every input the cases name, built once: a tiny run with a detector, folders, checkpoints, results."""
     root = tmp_path_factory.mktemp("workspace")
-    run = root / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
-        for args in (["generate", "--dataset", "embedded:0", *TINY_GAN, "--max-steps", "10", "--num-samples", "40",
-                      "--out", run],
-                     ["detect", "--run", run, "--epochs", "1", "--perturbation", "none"]):
-            result = invoke(*args)
-            assert result.exit_code == 0, result.output
+    run = make_tiny_run(root / "run", root / "cache", "--dataset", "embedded:0", "--num-samples", "40",
+                        detect_args=["--epochs", "1", "--perturbation", "none"])
     shutil.rmtree(root / "cache", ignore_errors=True)
     last = RunDir(run).checkpoints("dcgan") / "last.pt"
     (root / "empty").mkdir()

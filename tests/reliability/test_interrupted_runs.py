@@ -16,7 +16,8 @@ import torch
 from benchmark.fakes import read_manifest
 from benchmark.rundir import RunDir, load_checkpoint
 from detectors.sets import training_sets
-from tests.reliability.helpers import TINY_GAN, deepbench, error_line, same_checkpoints, snapshot, temp_files
+from tests.reliability.helpers import deepbench, error_line, same_checkpoints, snapshot, temp_files
+from tests.tiny_run import TINY_GAN
 
 STEPS = 40
 

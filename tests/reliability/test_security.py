@@ -9,19 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from benchmark.cli import main
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
 from tests.benchmark.fixtures import write_image
-from tests.reliability.helpers import REPO, TINY_GAN
+from tests.reliability.helpers import REPO
+from tests.tiny_run import TINY_GAN, invoke, make_tiny_run
 
 PACKAGES = ("benchmark", "generators", "detectors", "reports")
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *map(str, args)])
 
 
 class Payload:
@@ -37,14 +32,8 @@ class Payload:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("security")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
-        for args in (["generate", "--dataset", "embedded:0", *TINY_GAN, "--max-steps", "10", "--num-samples", "40",
-                      "--out", root / "run"],
-                     ["detect", "--run", root / "run", "--epochs", "1", "--perturbation", "none"]):
-            result = invoke(*args)
-            assert result.exit_code == 0, result.output
-    return root / "run"
+    return make_tiny_run(root / "run", root / "cache", "--dataset", "embedded:0", "--num-samples", "40",
+                         detect_args=["--epochs", "1", "--perturbation", "none"])
 
 
 @pytest.mark.parametrize("entry", ["generate --checkpoint", "generate --resume", "detect --checkpoint",

@@ -12,10 +12,8 @@ from collections import Counter
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from benchmark.cli import main
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import read_manifest
 from benchmark.rundir import RunDir
@@ -26,27 +24,18 @@ from reports.human import COLUMNS
 from reports.quiz import Quiz, best_detector
 from reports.quiz_app import create_app, serve
 from reports.quiz_deck import HeldOut
+from tests.tiny_run import invoke, make_tiny_run
 
 GENERATORS = ("capsgan", "dcgan")
-TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
 def quizzed_run(tmp_path_factory):
     """Two tiny generators on one digit class (60 fakes each, 12 held out) and a cnn detector on each."""
-    root = tmp_path_factory.mktemp("quiz") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DEEPBENCH_CACHE", str(root.parent / "cache"))
-        generated = invoke("generate", "--dataset", "embedded:0", *(f"--generator={g}" for g in GENERATORS),
-                           "--num-samples", "60", "--out", str(root), *TINY_GAN)
-        assert generated.exit_code == 0, generated.output
-        detected = invoke("detect", "--run", str(root), "--epochs", "1", "--perturbation", "none")
-        assert detected.exit_code == 0, detected.output
-    return root
+    root = tmp_path_factory.mktemp("quiz")
+    return make_tiny_run(root / "run", root / "cache", "--dataset", "embedded:0",
+                         *(f"--generator={g}" for g in GENERATORS), "--num-samples", "60",
+                         detect_args=["--epochs", "1", "--perturbation", "none"])
 
 
 @pytest.fixture

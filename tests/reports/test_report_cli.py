@@ -8,18 +8,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from benchmark.cli import main
 from reports import fidelity, generator_metrics
 from tests.benchmark.fixtures import write_image
+from tests.tiny_run import invoke, make_tiny_run
 
-TINY_GAN = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "16", "--max-steps", "10"]
 NO_INCEPTION = ["--no-inception", "--num-samples", "40"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +30,9 @@ def shared_cache(module_cache, monkeypatch):
 @pytest.fixture(scope="module")
 def detected_run(tmp_path_factory, module_cache):
     """An unconditional and a conditional generator on the embedded digits, with a cnn detector on each."""
-    root = tmp_path_factory.mktemp("reported") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DEEPBENCH_CACHE", str(module_cache))
-        generated = invoke("generate", "--generator", "dcgan", "--generator", "cdcgan", "--num-samples", "60",
-                           "--out", str(root), *TINY_GAN)
-        assert generated.exit_code == 0, generated.output
-        detected = invoke("detect", "--run", str(root), "--epochs", "1", "--perturbation", "none",
-                          "--perturbation", "blur1")
-        assert detected.exit_code == 0, detected.output
-    return root
+    return make_tiny_run(tmp_path_factory.mktemp("reported") / "run", module_cache, "--generator", "dcgan",
+                         "--generator", "cdcgan", "--num-samples", "60",
+                         detect_args=["--epochs", "1", "--perturbation", "none", "--perturbation", "blur1"])
 
 
 @pytest.fixture
