@@ -89,8 +89,8 @@ def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int,
             count = min(batch_size, num_samples - start)
             z = torch.randn(count, gan.config.nz, generator=noise).to(device)
             if batch == first + distributed.rank():
-                labels = (torch.arange(start, start + count) % gan.num_classes).to(device) if gan.conditional else None
-                mine = to_uint8(loaded.network(z, labels)).cpu()
+                labels = cycled_labels(gan, start, count)
+                mine = to_uint8(loaded.network(z, None if labels is None else labels.to(device))).cpu()
         images = distributed.gather_rows(mine)
         bar.update(min(world, len(starts) - first))
         if main:
@@ -104,11 +104,17 @@ def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int,
     return manifest
 
 
+def cycled_labels(gan: GAN, start: int, count: int) -> torch.Tensor | None:
+    """The class labels of fakes ``start`` to ``start + count - 1`` of a conditional generator (sample ``i``
+    has class ``i mod num_classes``, so every class gets an equal share); None for an unconditional one."""
+    return torch.arange(start, start + count) % gan.num_classes if gan.conditional else None
+
+
 def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: LoadedGenerator, seed: int,
                   classes: list[str] | None) -> list[dict]:
     """Save images ``start``, ``start + 1``, ... as PNGs in ``folder``; their manifest rows."""
     gan, rows = loaded.gan, []
-    labels = torch.arange(start, start + len(images)) % gan.num_classes if gan.conditional else None
+    labels = cycled_labels(gan, start, len(images))
     for offset, image in enumerate(images):
         index = start + offset
         name = f"{index:06d}.png"
