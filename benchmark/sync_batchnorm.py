@@ -4,10 +4,13 @@ With data parallelism each process sees 1/N of the batch; plain BatchNorm would 
 statistics, so N processes would train another model than one process with the same global batch. torch's
 ``SyncBatchNorm`` fixes this on GPUs only; this module gathers each rank's (count, mean, M2) with autograd
 and combines them as Chan et al.'s parallel variance does, so the tested CPU path is the GPU path too.
-In eval mode, or in a single process, it is plain ``BatchNorm2d``.
+In eval mode, or in a single process, it is plain ``BatchNorm2d``. timm's ``BatchNormAct2d`` (BatchNorm, then
+dropout and activation, in EfficientNets, MobileNets and others) becomes :class:`SyncBatchNormAct2d`.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 import torch.distributed as dist
@@ -60,18 +63,45 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         return out
 
 
+class SyncBatchNormAct2d(SyncBatchNorm2d):
+    """timm's ``BatchNormAct2d`` with global statistics: the synchronised normalisation, then its dropout and
+    activation modules (the same objects, so their settings carry over)."""
+
+    def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool,
+                 track_running_stats: bool, drop: nn.Module, act: nn.Module) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+        self.drop, self.act = drop, act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop(super().forward(x)))
+
+
+def _synced(child: nn.Module, batchnorm_act: type) -> nn.Module | None:
+    """The synchronised twin of a BatchNorm layer, or None for any other module (subclasses with other
+    forward passes included, which a twin would silently change)."""
+    if type(child) is nn.BatchNorm2d:
+        twin = SyncBatchNorm2d
+    elif type(child) is batchnorm_act:
+        twin = partial(SyncBatchNormAct2d, drop=child.drop, act=child.act)
+    else:
+        return None
+    return twin(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+
+
 def convert(module: nn.Module) -> nn.Module:
-    """Replace every ``BatchNorm2d`` inside ``module`` (in place) by :class:`SyncBatchNorm2d` with the same state."""
-    for name, child in module.named_children():
-        if type(child) is nn.BatchNorm2d:
+    """Replace every ``BatchNorm2d`` and timm ``BatchNormAct2d`` inside ``module`` (in place) by its synchronised
+    twin with the same state."""
+    from timm.layers import BatchNormAct2d  # here, not at the top: importing timm costs every command a second
+
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            synced = _synced(child, BatchNormAct2d)
+            if synced is None:
+                continue
             state = child.state_dict()
-            synced = SyncBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
-                                     child.track_running_stats)
             synced.load_state_dict(state)
             if state:
                 synced.to(next(iter(state.values())).device)
             synced.train(child.training)
-            setattr(module, name, synced)
-        else:
-            convert(child)
+            setattr(parent, name, synced)
     return module

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from benchmark import distributed
 from benchmark.cli import main
 from generators.sample import load_generator, sample_fakes
-from tests.distributed.workers import detector_fit, run_processes, train_gan
+from tests.distributed.workers import TIMM_WITH_BATCHNORM_ACT, detector_fit, run_processes, train_gan
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +78,17 @@ def test_sampling_split_over_ranks_writes_the_single_process_set(straight, tmp_p
     assert (rank0["shard"], rank1["shard"]) == ([0, 1], [2, 3, 4])
 
 
-def test_a_detector_trains_in_two_processes_as_in_one(tmp_path):
-    rank0, rank1 = run_processes("detector", tmp_path, tmp_path / "results")
-    assert_close_states(rank0["network"], rank1["network"], rtol=0, atol=0)
+@pytest.mark.parametrize("task, network", [("detector", "cnn"), ("detector-timm", TIMM_WITH_BATCHNORM_ACT)])
+def test_a_detector_trains_in_two_processes_as_in_one(tmp_path, task, network):
+    rank0, rank1 = run_processes(task, tmp_path, tmp_path / "results")
+    assert_close_states(rank0["network"], rank1["network"], rtol=0, atol=0)  # BatchNorm statistics included
     torch.set_num_threads(1)
-    one = detector_fit()
-    assert_close_states(rank0["network"], one["network"], rtol=1e-4, atol=1e-5)
+    one = detector_fit(network)
     assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-4)
+    if network == "cnn":
+        # Not for the deep timm network: there a bias feeding the next BatchNorm has a zero gradient up to
+        # rounding, which Adam's normalisation turns into weights of pure rounding noise.
+        assert_close_states(rank0["network"], one["network"], rtol=1e-4, atol=1e-5)
 
 
 def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):

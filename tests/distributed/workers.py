@@ -25,6 +25,7 @@ from reports.report import report
 from tests.generators.test_train import blobs
 
 TINY = GANConfig(nz=8, ngf=8, ndf=8)
+TIMM_WITH_BATCHNORM_ACT = "timm:mobilenetv3_small_050"  # small, and all its BatchNorms are timm's BatchNormAct2d
 
 
 def train_config(max_steps: int) -> TrainConfig:
@@ -44,10 +45,10 @@ def train_gan(out: Path, max_steps: int, resume: bool = False) -> dict:
             "rng": torch.get_rng_state()}
 
 
-def detector_fit() -> dict:
-    """Fit a small CNN to tell the two blob classes apart; its weights, threshold and history."""
+def detector_fit(network: str = "cnn") -> dict:
+    """Fit a small network to tell the two blob classes apart; its weights, threshold and history."""
     images, labels = blobs(64)
-    detector = Detector("cnn", 1, 8, DetectorConfig(epochs=2, batch_size=16))
+    detector = Detector(network, 1, 8, DetectorConfig(epochs=2, batch_size=16))
     detector.fit(images[:48], labels[:48], images[48:], labels[48:], progress=False)
     return {"network": detector.network.state_dict(), "threshold": detector.threshold,
             "history": detector.history.to_dict("list")}
@@ -67,6 +68,8 @@ def task(name: str, out: Path) -> dict:
                 "shard": list(distributed.shard(5))}
     if name == "detector":
         return detector_fit()
+    if name == "detector-timm":
+        return detector_fit(TIMM_WITH_BATCHNORM_ACT)
     if name == "report":
         result = report(out, MetricOptions(num_samples=20, inception=False), "cpu", progress=False)
         return {"generators": result.results["generators"]}
