@@ -14,7 +14,8 @@ with the same weights, threshold and history, bit for bit, as one that never sto
 Under torchrun every rank draws the single process's batch order and augmentation choices, trains on its
 slice of each batch under DistributedDataParallel, and normalises with the global batch's BatchNorm
 statistics (:mod:`benchmark.sync_batchnorm`): the ranks hold the same weights and running statistics, so they
-pick the same epoch and threshold, and follow one process's training to float tolerance. Rank 0 saves.
+pick the same epoch and threshold, and follow one process's training to float tolerance. Validation and
+evaluation split the images to score over the ranks. Rank 0 saves.
 """
 
 from __future__ import annotations
@@ -150,12 +151,19 @@ class Detector:
 
     @torch.inference_mode()
     def predict_proba(self, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-        """P(fake) for each image, batched, without gradients."""
+        """P(fake) for each image, batched, without gradients.
+
+        Under torchrun each rank scores its share of ``images`` and every rank gets all the scores, so every
+        rank must call this together (as validation and evaluation do).
+        """
         self._check(images)
         self.network.eval()
-        logits = [fake_logit(self.network.loss, self.network(to_unit_range(images[i:i + batch_size]).to(self.device)))
-                  for i in range(0, len(images), batch_size)]
-        return torch.sigmoid(torch.cat(logits).double()).cpu().numpy()  # float64: float32 saturates at |logit| > 17
+        share = distributed.shard(len(images))
+        mine = images[share.start:share.stop]
+        logits = [fake_logit(self.network.loss, self.network(to_unit_range(mine[i:i + batch_size]).to(self.device)))
+                  for i in range(0, len(mine), batch_size)]
+        logits = distributed.gather_rows(torch.cat(logits) if logits else torch.empty(0, device=self.device))
+        return torch.sigmoid(logits.double()).cpu().numpy()  # float64: float32 saturates at |logit| > 17
 
     def predict(self, images: torch.Tensor) -> np.ndarray:
         """1 (fake) where P(fake) reaches the validation threshold, else 0."""

@@ -2,6 +2,7 @@
 
 import filecmp
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from benchmark import distributed
 from benchmark.cli import main
 from generators.sample import load_generator, sample_fakes
-from tests.distributed.workers import TIMM_WITH_BATCHNORM_ACT, detector_fit, run_processes, train_gan
+from tests.distributed.workers import TIMM_WITH_BATCHNORM_ACT, detector_fit, detector_scores, run_processes, train_gan
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,7 @@ def test_sampling_split_over_ranks_writes_the_single_process_set(straight, tmp_p
 def test_a_detector_trains_in_two_processes_as_in_one(tmp_path, task, network):
     rank0, rank1 = run_processes(task, tmp_path, tmp_path / "results")
     assert_close_states(rank0["network"], rank1["network"], rtol=0, atol=0)  # BatchNorm statistics included
+    assert rank0["threshold"] == rank1["threshold"] and rank0["history"] == rank1["history"]
     torch.set_num_threads(1)
     one = detector_fit(network)
     assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-4)
@@ -89,6 +91,17 @@ def test_a_detector_trains_in_two_processes_as_in_one(tmp_path, task, network):
         # Not for the deep timm network: there a bias feeding the next BatchNorm has a zero gradient up to
         # rounding, which Adam's normalisation turns into weights of pure rounding noise.
         assert_close_states(rank0["network"], one["network"], rtol=1e-4, atol=1e-5)
+        assert rank0["threshold"] == pytest.approx(one["threshold"], rel=1e-4)
+
+
+def test_detector_scores_are_split_over_the_ranks_and_gathered_in_order(tmp_path):
+    rank0, rank1 = run_processes("scores", tmp_path, tmp_path / "results")
+    assert (rank0["seen"], rank1["seen"]) == (4, 5)
+    torch.set_num_threads(1)
+    alone = detector_scores()
+    assert alone["seen"] == 9
+    np.testing.assert_allclose(rank0["scores"], alone["scores"], rtol=1e-6)
+    np.testing.assert_array_equal(rank0["scores"], rank1["scores"])
 
 
 def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):

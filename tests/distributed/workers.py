@@ -54,6 +54,15 @@ def detector_fit(network: str = "cnn") -> dict:
             "history": detector.history.to_dict("list")}
 
 
+def detector_scores() -> dict:
+    """An untrained CNN's P(fake) for nine blob images, and how many of them this process's network saw."""
+    torch.manual_seed(0)  # the same weights on every rank, without DDP's broadcast
+    detector = Detector("cnn", 1, 8, DetectorConfig())
+    seen = []
+    detector.network.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    return {"scores": detector.predict_proba(blobs(9)[0], batch_size=2), "seen": sum(seen)}
+
+
 def task(name: str, out: Path) -> dict:
     if name == "train":
         return train_gan(out, 8)
@@ -68,6 +77,8 @@ def task(name: str, out: Path) -> dict:
                 "shard": list(distributed.shard(5))}
     if name == "detector":
         return detector_fit()
+    if name == "scores":
+        return detector_scores()
     if name == "detector-timm":
         return detector_fit(TIMM_WITH_BATCHNORM_ACT)
     if name == "report":
