@@ -136,20 +136,28 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "width": width, "seed": seed,
                "version": CACHE_VERSION}
     path = cache_root() / "domain" / f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
-    if cache and path.is_file():
-        log.debug("domain classifier loaded from %s", path)
-        return load_domain_classifier(path).to(device)
-    images, labels = dataset.tensors(progress)
-    show = show_progress() if progress is None else progress
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = DomainClassifier(dataset.channels, dataset.image_size, len(dataset.classes), width).to(device)
-    _fit(model, images, labels, epochs, batch_size, lr, seed, show)
-    if cache and distributed.is_main():  # under torchrun a rank may train it too, but only rank 0 writes
+    if not cache:
+        return _train(dataset, options, device, progress)
+    with distributed.main_first():  # under torchrun rank 0 trains and caches it; the other ranks load its file
+        if path.is_file():
+            log.debug("domain classifier loaded from %s", path)
+            return load_domain_classifier(path).to(device)
+        model = _train(dataset, options, device, progress)
         save_checkpoint(path, {"kind": KIND, "model": model.config(), "training": options,
                                "dataset": dataset.fingerprint, "description": repr(dataset),
                                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}})
         log.debug("domain classifier saved to %s", path)
+        return model
+
+
+def _train(dataset: ImageDataset, options: dict, device: torch.device, progress: bool | None) -> DomainClassifier:
+    images, labels = dataset.tensors(progress)
+    show = show_progress() if progress is None else progress
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options["seed"])
+        model = DomainClassifier(dataset.channels, dataset.image_size, len(dataset.classes), options["width"])
+    model.to(device)
+    _fit(model, images, labels, options["epochs"], options["batch_size"], options["lr"], options["seed"], show)
     return model
 
 
