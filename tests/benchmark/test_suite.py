@@ -4,13 +4,12 @@ end to end, writes the run-directory contract file by file, and resumes after an
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from benchmark import config, suite
-from benchmark.cli import main
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
 from reports.leaderboard import markdown_tables
+from tests.tiny_run import invoke
 
 MICRO = """
 name = "micro"
@@ -30,10 +29,6 @@ dataset = "embedded:0,1"
 generators = ["dcgan"]
 detectors = ["cnn"]
 """
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args])
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 
 from benchmark import distributed
-from benchmark.cli import main
 from generators.sample import load_generator, sample_fakes
 from tests.distributed.workers import TIMM_WITH_BATCHNORM_ACT, detector_fit, detector_scores, run_processes, train_gan
+from tests.tiny_run import TINY_GAN, invoke
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +105,8 @@ def test_detector_scores_are_split_over_the_ranks_and_gathered_in_order(tmp_path
 
 def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):
     run = tmp_path / "run"
-    generated = CliRunner().invoke(main, ["-q", "generate", "--dataset", "embedded:0,1", "--nz", "8", "--ngf", "8",
-                                          "--ndf", "8", "--batch-size", "16", "--max-steps", "4",
-                                          "--num-samples", "30", "--out", str(run)])
+    generated = invoke("generate", "--dataset", "embedded:0,1", *TINY_GAN, "--max-steps", "4", "--num-samples", "30",
+                       "--out", run)
     assert generated.exit_code == 0, generated.output
     rank0, rank1 = run_processes("report", run, tmp_path / "results")
     assert rank1["writes"] == [] and any(write.endswith("report") for write in rank0["writes"])

@@ -1,16 +1,11 @@
 """``deepbench generate`` and ``deepbench run`` end to end on the embedded data, with tiny models."""
 
 import pandas as pd
-from click.testing import CliRunner
 
-from benchmark.cli import main
 from benchmark.rundir import RunDir, load_checkpoint
+from tests.tiny_run import invoke
 
 TINY = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "32"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
 
 
 def test_generate_trains_scores_and_samples_two_generators(tmp_path):

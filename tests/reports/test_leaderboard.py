@@ -3,15 +3,9 @@
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from benchmark.cli import main
+from tests.tiny_run import invoke
 
 DATA = Path(__file__).parent / "data"
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, ["-q", *args])
 
 
 def test_fixed_results_render_the_golden_markdown(tmp_path):
