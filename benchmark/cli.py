@@ -18,12 +18,14 @@ import click
 from benchmark import config, data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
-from benchmark.runtime import DEVICE_CHOICES, set_strict, set_verbosity
+from benchmark.runtime import DEVICE_CHOICES, set_strict, set_threads, set_verbosity
 from benchmark.sources import DATASETS
 from benchmark.suite import domain_quality_scorer, run_suite
+from detectors.baselines import BASELINES
 from detectors.detect import FORMAT_MATCH_CHOICES
 from detectors.detect import detect as run_detectors
-from detectors.detector import DetectorConfig
+from detectors.detector import AUGMENT_CHOICES, DetectorConfig
+from detectors.matching import MATCH_CHOICES
 from detectors.networks import NETWORKS
 from detectors.perturb import PERTURBATIONS
 from generators.generate import generate as generate_sets
@@ -92,8 +94,12 @@ def dataset_help() -> str:
 @click.version_option(metadata.version("deepbench"), prog_name="deepbench")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug logging.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="No progress bars; warnings and errors only.")
-def main(verbosity: int | None):
+@click.option("--threads", type=int, help="torch CPU threads; results on a CPU are bit-identical only at the same "
+                                          "count (run.json records it) [default: torch's, or the suite's].")
+def main(verbosity: int | None, threads: int | None):
     """deepbench: train GANs, build synthetic data sets, and benchmark fake-image detectors on them."""
+    if threads is not None:
+        set_threads(threads)
     distributed.init_from_env()  # under torchrun: join its process group; alone: nothing
     set_verbosity((verbosity or 0) if distributed.is_main() else -1)  # one rank's log, not N interleaved
     if not distributed.is_main():
@@ -193,34 +199,56 @@ def detector_help() -> str:
               help="Extra folder of fakes to evaluate on (any size: resized, bilinear antialiased).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Evaluate this detector without training.")
 @click.option("--resume", is_flag=True, help="Keep finished detectors and continue interrupted ones.")
-@click.option("--force", is_flag=True, help="Retrain detectors whose folders exist, replacing them.")
+@click.option("--force", is_flag=True, help="Retrain detectors whose folders exist, replacing them; with "
+                                           "--checkpoint, replace the evaluation it would overwrite.")
 @click.option("--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
               help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
+@click.option("--match-statistics", type=click.Choice(MATCH_CHOICES), default="auto", show_default=True,
+              help="auto: also evaluate on fakes given the reals' pixel-value statistics (the headline protocol) "
+                   "and train on fakes half of which are so matched; off: the fakes as written only.")
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
 @click.option("--epochs", type=int, default=DetectorConfig.epochs, show_default=True)
 @click.option("--batch-size", type=int, default=DetectorConfig.batch_size, show_default=True)
 @click.option("--lr", type=float, default=DetectorConfig.lr, show_default=True, help="AdamW learning rate.")
-@click.option("--patience", type=int, help="Stop after this many epochs without a better validation AUC "
+@click.option("--patience", type=int, help="Stop after this many epochs without a lower validation loss "
                                           "[default: train every epoch, keep the best].")
 @click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips in training.")
-@click.option("--blur-prob", type=float, default=0.0, show_default=True, help="Share of training images blurred.")
-@click.option("--jpeg-prob", type=float, default=0.0, show_default=True,
-              help="Share of training images JPEG-compressed.")
+@click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=DetectorConfig.augment, show_default=True,
+              help="robust: random Gaussian blur (sigma 0-3) and JPEG (quality 30-100) in training, as "
+                   "CNNDetection; none: the clean protocol.")
+@click.option("--blur-prob", type=float, default=DetectorConfig.blur_prob, show_default=True,
+              help="With --augment robust: share of training images blurred.")
+@click.option("--jpeg-prob", type=float, default=DetectorConfig.jpeg_prob, show_default=True,
+              help="With --augment robust: share of training images JPEG-compressed.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ").")
 @click.option("--pretrained", is_flag=True, help="timm detectors: start from pretrained weights (must be on disk).")
-@seed_and_device
+@click.option("--seed", type=int, default=None,
+              help="Seed of training and of the fakes' train/val/test split [default: 0; with --checkpoint, the "
+                   "detector's own, which is the only one accepted].")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="auto uses CUDA when a GPU is present.")
 @data_options
-def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, perturbations, epochs,
-           batch_size, lr, patience, flip, blur_prob, jpeg_prob, pretrained, seed, device, data_root, download):
+def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, match_statistics,
+           perturbations, epochs, batch_size, lr, patience, flip, augment, blur_prob, jpeg_prob, baselines, pretrained,
+           seed, device, data_root, download):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
-    options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
-                             blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained, seed=seed)
+    if checkpoint is not None:
+        options = None if seed is None else DetectorConfig(seed=seed)
+    else:
+        options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
+                                 augment=augment, blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained,
+                                 seed=seed or 0)
     extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
     results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, options,
-                            perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force)
+                            perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force,
+                            baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics)
     for result in results:
         clean = [row for row in result.rows if row["perturbation"] == "none"]
-        scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}" for row in clean)
+        scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}"
+                           + ("" if row["protocol"] == clean[0]["protocol"] else f" ({row['protocol']})")
+                           for row in clean)
         click.echo(f"{result.detector}@{result.train_generator}: {scores}")
     click.echo(f"results: {Path(run_dir) / 'detectors' / 'eval.csv'}")
 
@@ -311,6 +339,8 @@ def run(suite_name: str, out: Path | None, resume: bool, force: bool, experiment
     """Run a benchmark suite end to end: generate, detect and report for each experiment."""
     started = time.perf_counter()
     suite = config.select_experiments(config.load_suite(suite_name, config.parse_overrides(datasets)), experiments)
+    if suite.threads is not None and click.get_current_context().find_root().params.get("threads") is None:
+        set_threads(suite.threads)  # the suite's figures are reproducible at its thread count
     outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download, force)
     for experiment in outcome.experiments:
         done = ", ".join(experiment.ran) or "nothing"

@@ -51,6 +51,7 @@ class Experiment:
     detectors: tuple[str, ...] = ()
     num_samples: int | None = None  # fakes per generator; None: the size of the real test split
     perturbations: tuple[str, ...] | None = None  # None: every perturbation
+    match_statistics: str = "auto"  # "auto": matched protocol as headline, raw beside it; "off": raw only
     seed: int = 0
     data_root: str | None = None  # None: --data-root, $DEEPBENCH_DATA or the cache
     channels: int | None = None
@@ -68,7 +69,7 @@ class Experiment:
         if stage == "generate":
             return generate
         detect = {"generate": generate, "detectors": list(self.detectors), "detector": self.detector,
-                  "perturbations": self.perturbations}
+                  "perturbations": self.perturbations, "match_statistics": self.match_statistics}
         if stage == "detect":
             return detect
         return {"detect": detect, "metrics": self.metrics}
@@ -80,6 +81,7 @@ class Suite:
     description: str
     experiments: tuple[Experiment, ...]
     path: Path
+    threads: int | None = None  # torch CPU threads the suite's figures were measured with; None: torch's default
 
 
 def suite_names() -> list[str]:
@@ -108,7 +110,10 @@ def load_suite(name_or_path: str | os.PathLike, datasets: dict[str, str] | None 
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise DeepbenchError(f"{path} is not valid TOML: {error}") from None
-    _known(document, {"name", "description", "defaults", "experiment"}, f"{path}")
+    _known(document, {"name", "description", "threads", "defaults", "experiment"}, f"{path}")
+    threads = document.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise DeepbenchError(f"{path}: threads must be a positive integer, got {threads!r}")
     defaults = document.get("defaults", {})
     entries = document.get("experiment", [])
     if not isinstance(entries, list) or not entries:
@@ -122,7 +127,8 @@ def load_suite(name_or_path: str | os.PathLike, datasets: dict[str, str] | None 
     unused = sorted(set(datasets or {}) - used)
     if unused:
         raise DeepbenchError(f"--dataset {', '.join(unused)}: no experiment of {path.name} uses that data set")
-    return Suite(str(document.get("name", path.stem)), str(document.get("description", "")), experiments, path)
+    return Suite(str(document.get("name", path.stem)), str(document.get("description", "")), experiments, path,
+                 threads)
 
 
 def select_experiments(suite: Suite, names: tuple[str, ...]) -> Suite:

@@ -33,10 +33,31 @@ def seed_everything(seed: int) -> int:
     return seed
 
 
+def set_threads(threads: int) -> int:
+    """Use ``threads`` torch CPU threads. CPU results depend on the count (reductions split differently), so
+    a figure is reproducible bit for bit only at the count ``run.json`` records."""
+    if threads < 1:
+        raise DeepbenchError(f"--threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+    return threads
+
+
+def deterministic_cuda() -> None:
+    """Deterministic kernels on CUDA (cuDNN without autotuning or nondeterministic algorithms); a no-op on CPU,
+    where torch's kernels are deterministic at a fixed thread count."""
+    if torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when a GPU is present; asking for ``cuda`` without one is an error, not a fallback."""
     if name not in DEVICE_CHOICES:
         raise DeepbenchError(f"unknown device {name!r}; pass --device {'|'.join(DEVICE_CHOICES)}")
+    if name != "cpu":
+        deterministic_cuda()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():

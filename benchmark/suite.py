@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from benchmark import distributed
@@ -58,17 +59,25 @@ class SuiteOutcome:
     leaderboard: Path
 
 
-def domain_quality_scorer(train_set: ImageDataset, test_set: ImageDataset) -> Scorer | None:
-    """KID on a domain classifier's features against held-out reals: the signal that picks ``best.pt``.
+def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> Scorer | None:
+    """KID on a domain classifier's features against a seeded slice of the training reals: what picks ``best.pt``.
 
-    A data set with one class cannot train that classifier; training then keeps ``last.pt`` only.
+    The slice comes from the training split, never the test split: the test split is what the report scores
+    the chosen checkpoint on, and a checkpoint chosen on it would be scored on the data that chose it. The
+    generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
+    checkpoint selection does in the field. A data set with one class cannot train the domain classifier;
+    training then keeps ``last.pt`` only.
+
+    Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
+    scores.
     """
     if len(train_set.classes) < 2:
         log.info("one class: no domain classifier, so no quality score; sampling will use last.pt")
         return None
     classifier = train_domain_classifier(train_set)
-    reals, _ = test_set.tensors()
-    return DomainScorer(classifier, reals[:SCORE_REALS])
+    reals, _ = train_set.tensors()
+    chosen = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:SCORE_REALS]
+    return DomainScorer(classifier, reals[chosen])
 
 
 def options_hash(options: dict) -> str:
@@ -159,7 +168,8 @@ def run_experiment(experiment: Experiment, config: StageConfigs, out: Path, devi
             num_samples=experiment.num_samples, resume=True, device=device, data_root=root, download=download,
             channels=experiment.channels, image_size=experiment.image_size, scorer_factory=domain_quality_scorer),
         "detect": lambda: detect(run.root, experiment.detectors, config=config.detector, device=device,
-                                 data_root=root, download=download, resume=True, **perturbations),
+                                 data_root=root, download=download, resume=True,
+                                 match_statistics=experiment.match_statistics, **perturbations),
         "report": lambda: report(run.root, config.metrics, device, root, download),
     }
     for stage in STAGES:

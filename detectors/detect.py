@@ -17,6 +17,7 @@ continues interrupted ones, each only if it was trained with the same options; `
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -31,15 +32,24 @@ from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import RESIZE_METHOD, ImageDataset
 from benchmark.rundir import RunDir, load_checkpoint, write_csv
 from benchmark.runtime import resolve_device, seed_everything
+from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, refuse_other_options, training_options
 from detectors.evaluate import evaluate, write_evaluation
+from detectors.matching import MATCH_CHOICES, fit_statistics_match, matched_half
 from detectors.perturb import PERTURBATIONS, JpegSettings, folder_jpeg_settings, match_format
-from detectors.sets import LabelledImages, fake_split, held_out_set, training_sets
+from detectors.sets import (
+    LabelledImages,
+    fake_split,
+    fake_split_indices,
+    held_out_digest,
+    held_out_set,
+    training_sets,
+)
 
 log = logging.getLogger(__name__)
 FORMAT_MATCH_CHOICES = ("auto", "off")
-CHECKPOINT, TRAINING_STATE = "checkpoint.pt", "training.pt"
-DETECTOR_FILES = (CHECKPOINT, TRAINING_STATE, "history.csv", "eval.json", "eval.csv")  # what force replaces
+CHECKPOINT, TRAINING_STATE, EVALUATION, BASELINE_FILE = "checkpoint.pt", "training.pt", "eval.json", "baseline.json"
+DETECTOR_FILES = (CHECKPOINT, TRAINING_STATE, "history.csv", EVALUATION, "eval.csv")  # what force replaces
 
 
 @dataclass
@@ -61,17 +71,27 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
            format_match: str = "auto", config: DetectorConfig | None = None,
            perturbations: tuple[str, ...] = PERTURBATIONS, device: str = "auto",
            data_root: str | os.PathLike | None = None, download: bool = False, resume: bool = False,
-           force: bool = False) -> list[DetectResult]:
+           force: bool = False, baselines: tuple[str, ...] = tuple(BASELINES.names()),
+           match_statistics: str = "auto") -> list[DetectResult]:
     """Train (or, with ``checkpoint``, load) detectors and evaluate them; returns every evaluation's rows.
 
-    Detectors an earlier call left are an error unless ``resume`` keeps (and continues) or ``force`` retrains them.
+    Detectors an earlier call left are an error unless ``resume`` keeps (and continues) or ``force`` retrains
+    them. Each training generator also gets the trivial-statistics ``baselines``, fitted on the same images.
+    With ``checkpoint``, the fakes are split with the seed the detector was trained with (its training fakes
+    never reach the held-out set); a ``config`` with another seed is refused.
     """
     if format_match not in FORMAT_MATCH_CHOICES:
         raise DeepbenchError(f"--format-match must be one of {', '.join(FORMAT_MATCH_CHOICES)}, got {format_match!r}")
+    if match_statistics not in MATCH_CHOICES:
+        raise DeepbenchError(f"--match-statistics must be one of {', '.join(MATCH_CHOICES)}, got {match_statistics!r}")
     _check_flags(checkpoint, resume, force)
-    config = config or DetectorConfig()
-    seed_everything(config.seed)
     torch_device = resolve_device(device)
+    loaded = None if checkpoint is None else Detector.load(checkpoint, torch_device)
+    if loaded is not None and config is not None and config.seed != loaded.config.seed:
+        raise DeepbenchError(f"{checkpoint} was trained with seed {loaded.config.seed}, whose split decides which "
+                             f"fakes are held out; drop --seed or pass --seed {loaded.config.seed}")
+    config = loaded.config if loaded is not None else config or DetectorConfig()
+    seed_everything(config.seed)
     run = RunDir(Path(run_dir))
     generated = run.generate_config()
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
@@ -81,6 +101,11 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if unknown:
         raise DeepbenchError(f"--train-on {', '.join(unknown)}: no such generator in {run.root}; "
                              f"it has {', '.join(generators)}")
+    for name in baselines:
+        BASELINES.get(name)  # an unknown name fails before anything is read
+    label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
+    if loaded is not None:
+        _check_evaluation_target(run.detector(loaded.name.replace(":", "-"), label), force)
     folders = {} if checkpoint is not None else {
         run.detector(name.replace(":", "-"), generator): name for generator in train_on or generators
         for name in detectors}
@@ -93,7 +118,8 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
         run.start("detect", {"detectors": list(detectors), "train_on": list(train_on), "format_match": format_match,
                              "eval_fakes": {k: str(v) for k, v in (eval_fakes or {}).items()},
                              "checkpoint": str(checkpoint or ""), "detector": asdict(config),
-                             "perturbations": list(perturbations)}, config.seed)
+                             "perturbations": list(perturbations), "baselines": list(baselines),
+                             "match_statistics": match_statistics}, config.seed)
     data_root = data_root or generated.get("data_root")  # by default, the reals the generators were trained on
     real_train = data.load(generated["dataset"], "train", data_root, download, **shape)
     real_test = data.load(generated["dataset"], "test", data_root, download, **shape)
@@ -103,26 +129,20 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if settings is not None:
         log.warning("the real images are %s; the fakes pass through the same JPEG settings (--format-match off "
                     "to keep them lossless)", settings)
-    fakes = {g: match_format(load_fakes(run.fakes(g), **shape)[0], settings) for g in generators}
+    real_train_images, _ = real_train.tensors()
     real_test_images, _ = real_test.tensors()
-    eval_sets = {g: held_out_set(real_test_images, fake_split(f, "test", config.seed), config.seed)
-                 for g, f in fakes.items()}
-    for name, folder in (eval_fakes or {}).items():
-        extra = data.load(f"folder:{folder}", "train", channels=shape["channels"], image_size=shape["image_size"])
-        images, _ = extra.tensors()
-        if settings is not None and real_jpeg_settings(extra) is None:
-            images = match_format(images, settings)
-        eval_sets[name] = held_out_set(real_test_images, images, config.seed)
-        matching[f"eval_fakes:{name}"] = f"resized to {shape['image_size']} by {RESIZE_METHOD}"
+    sets = assemble_sets(run, generators, eval_fakes or {}, real_train_images, real_test_images, shape, settings,
+                         match_statistics, config.seed)
+    matching.update(sets.resized)
+    context = {"format_match": matching, "statistics_match": {"mode": match_statistics, **sets.matches},
+               "split_seed": config.seed, "held_out_sha256": sets.held_out}
+    evaluation = functools.partial(_evaluate_into, run, eval_sets=sets.eval_sets, context=context, seed=config.seed)
     results = []
-    if checkpoint is not None:
-        detector = Detector.load(checkpoint, torch_device)
-        label = Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
-        results.append(_evaluate_into(run, detector, label, eval_sets, perturbations, matching, config.seed))
+    if loaded is not None:
+        results.append(evaluation(loaded, label, perturbations=perturbations))
     else:
-        real_train_images, _ = real_train.tensors()
         for generator in train_on or generators:
-            train_set, val_set = training_sets(real_train_images, fakes[generator], config.seed)
+            train_set, val_set = sets.training(generator)
             for name in detectors:
                 folder = run.detector(name.replace(":", "-"), generator)
                 if folder in finished:
@@ -131,8 +151,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                     detector = Detector(name, shape["channels"], shape["image_size"][0], config, torch_device,
                                         download)
                     _fit_into(folder, detector, train_set, val_set, force)
-                results.append(_evaluate_into(run, detector, generator, eval_sets, perturbations, matching,
-                                              config.seed))
+                results.append(evaluation(detector, generator, perturbations=perturbations))
+            for kind in baselines:  # seconds each: refitted on every call rather than resumed
+                results.append(_baseline_into(run, kind, generator, sets, context, config.seed))
     if distributed.is_main():
         write_summary(run)
         run.finish("detect")
@@ -143,8 +164,15 @@ def _check_flags(checkpoint: str | os.PathLike | None, resume: bool, force: bool
     """Contradictory options fail before anything is read or written."""
     if resume and force:
         raise DeepbenchError("--resume keeps existing detectors and --force retrains them; pass one of them")
-    if checkpoint is not None and (resume or force):
-        raise DeepbenchError("--checkpoint only evaluates the given detector and trains none; drop --resume/--force")
+    if checkpoint is not None and resume:
+        raise DeepbenchError("--checkpoint only evaluates the given detector and trains none; drop --resume")
+
+
+def _check_evaluation_target(folder: Path, force: bool) -> None:
+    """Evaluating a checkpoint never silently replaces the results a trained detector's folder already holds."""
+    if (folder / EVALUATION).exists() and not force:
+        raise DeepbenchError(f"{folder / EVALUATION} exists; pass --force to replace it with this evaluation, or "
+                             f"evaluate into another run")
 
 
 def _check_existing(folders: list[Path], resume: bool, force: bool) -> None:
@@ -194,13 +222,104 @@ def _fit_into(folder: Path, detector: Detector, train_set: LabelledImages, val_s
         state_path.unlink()
 
 
-def _evaluate_into(run: RunDir, detector: Detector, generator: str, eval_sets: dict[str, LabelledImages],
-                   perturbations, matching: dict, seed: int) -> DetectResult:
-    rows = evaluate(detector, eval_sets, perturbations, seed)
+def _evaluate_into(run: RunDir, detector, generator: str, eval_sets: dict[str, dict[str, LabelledImages]],
+                   perturbations, context: dict, seed: int) -> DetectResult:
+    """Evaluate under every protocol: the headline one (matched when on) under every perturbation, the raw one
+    on clean images beside it."""
+    rows = []
+    for protocol, sets in eval_sets.items():
+        chosen = perturbations if protocol == next(iter(eval_sets)) else ("none",)
+        rows += [{**row, "protocol": protocol} for row in evaluate(detector, sets, chosen, seed)]
     folder = run.detector(detector.name.replace(":", "-"), generator)
     if distributed.is_main():
-        write_evaluation(folder, detector.name, generator, rows, detector.threshold, matching)
+        write_evaluation(folder, detector.name, generator, rows, {
+            "threshold": detector.threshold, "calibration": list(detector.calibration),
+            "detector_config": detector.options(), **context})
     return DetectResult(detector.name, generator, folder, rows)
+
+
+@dataclass
+class DetectionSets:
+    """The images of one ``detect`` call, under each protocol.
+
+    ``raw``: the fakes as written (after format matching). ``matched``: the fakes also passed through
+    statistics matching (:mod:`detectors.matching`), the headline protocol when matching is on. Learned
+    detectors train on the raw fakes with a seeded random half matched, so that neither protocol rewards
+    a shortcut; they are evaluated under both. Baselines train and are evaluated under each protocol apart,
+    so that they measure what a trivial statistic separates under that protocol.
+    """
+
+    real_train: torch.Tensor
+    fakes: dict[str, dict[str, torch.Tensor]]  # protocol -> generator -> fakes
+    mixed: dict[str, torch.Tensor]  # generator -> training fakes, half of them matched
+    eval_sets: dict[str, dict[str, LabelledImages]]  # protocol -> eval set name -> held-out set
+    held_out: dict[str, str]
+    matches: dict[str, dict]  # eval set name -> the fitted statistics match's record
+    resized: dict[str, str]
+    seed: int
+
+    def training(self, generator: str) -> tuple[LabelledImages, LabelledImages]:
+        return training_sets(self.real_train, self.mixed[generator], self.seed)
+
+    def baseline_training(self, protocol: str, generator: str) -> tuple[LabelledImages, LabelledImages]:
+        return training_sets(self.real_train, self.fakes[protocol][generator], self.seed)
+
+
+def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path], real_train: torch.Tensor,
+                  real_test: torch.Tensor, shape: dict, settings: JpegSettings | None, match_statistics: str,
+                  seed: int) -> DetectionSets:
+    """Load every generator's fakes and extra folder once, and build each protocol's sets from them.
+
+    Statistics matching comes first (on the fakes as generated), then format matching, so the fakes end with
+    the reals' JPEG settings whatever else was done to them.
+    """
+    protocols = ("matched", "raw") if match_statistics == "auto" else ("raw",)
+    fakes = {protocol: {} for protocol in protocols}
+    mixed, held_out, matches, resized, extra = {}, {}, {}, {}, {}
+    for generator in generators:
+        images, manifest = load_fakes(run.fakes(generator), **shape)
+        fakes["raw"][generator] = match_format(images, settings)
+        test_files = manifest["file"].iloc[fake_split_indices(len(images), "test", seed).numpy()].tolist()
+        held_out[generator] = held_out_digest(test_files, len(real_test), seed)
+        mixed[generator] = fakes["raw"][generator]
+        if match_statistics == "auto":
+            match = fit_statistics_match(images, real_train)
+            fakes["matched"][generator] = match_format(match(images), settings)
+            mixed[generator] = match_format(matched_half(images, match, seed), settings)
+            matches[generator] = match.record()
+    for name, folder in eval_fakes.items():
+        dataset = data.load(f"folder:{folder}", "train", channels=shape["channels"], image_size=shape["image_size"])
+        images, _ = dataset.tensors()
+        jpeg = settings if settings is not None and real_jpeg_settings(dataset) is None else None
+        extra[name] = {"raw": match_format(images, jpeg)}
+        if match_statistics == "auto":
+            match = fit_statistics_match(images, real_train)
+            extra[name]["matched"] = match_format(match(images), jpeg)
+            matches[name] = match.record()
+        resized[f"eval_fakes:{name}"] = f"resized to {shape['image_size']} by {RESIZE_METHOD}"
+    eval_sets = {protocol: {g: held_out_set(real_test, fake_split(f, "test", seed), seed) for g, f in
+                            fakes[protocol].items()} for protocol in protocols}
+    for name, versions in extra.items():
+        for protocol in protocols:
+            eval_sets[protocol][name] = held_out_set(real_test, versions[protocol], seed)
+    return DetectionSets(real_train, fakes, mixed, eval_sets, held_out, matches, resized, seed)
+
+
+def _baseline_into(run: RunDir, kind: str, generator: str, sets: DetectionSets, context: dict,
+                   seed: int) -> DetectResult:
+    """Fit one trivial-statistics baseline per protocol on that protocol's images and evaluate it on clean ones."""
+    rows = []
+    for protocol, eval_sets in sets.eval_sets.items():
+        train_set, val_set = sets.baseline_training(protocol, generator)
+        baseline = StatisticsBaseline(kind, seed).fit(train_set.images, train_set.labels, val_set.images,
+                                                      val_set.labels)
+        folder = run.detector(baseline.name.replace(":", "-"), generator)
+        if distributed.is_main():
+            baseline.save(folder / f"{protocol}-{BASELINE_FILE}")
+        rows += [{**row, "protocol": protocol} for row in evaluate(baseline, eval_sets, ("none",), seed)]
+    if distributed.is_main():
+        write_evaluation(folder, baseline.name, generator, rows, {"baseline": baseline.options(), **context})
+    return DetectResult(baseline.name, generator, folder, rows)
 
 
 def write_summary(run: RunDir) -> Path:

@@ -1,9 +1,23 @@
-"""A real-vs-fake detector with scikit-learn's interface: ``fit``, ``predict_proba``, ``save`` / ``load``.
+"""A real-vs-fake detector with scikit-learn's interface: ``fit``, ``decision_function``, ``predict_proba``,
+``save`` / ``load``.
 
 Labels are 1 for fake and 0 for real; images are uint8 (N, C, H, W). ``fit`` trains on balanced data with
-optional augmentations (flip; blur and JPEG with probabilities, as Wang et al. 2020 trained theirs), keeps
-the epoch with the best validation AUC, stops early when it stops improving, and sets the decision
+augmentations (flip; with ``augment="robust"`` also Gaussian blur and JPEG at random strengths, as Wang et
+al. 2020 trained CNNDetection), keeps the epoch with the lowest validation loss, and sets the decision
 threshold at the validation split's equal-error point, never on test data.
+
+Three things make the numbers trustworthy:
+
+- **Scores are logits.** ``decision_function`` returns the network's logit in float64; every ranking metric
+  (AUC, AP, EER, ROC, thresholds) is computed on it. A probability rounds to exactly 1.0 above a logit of
+  about 36.7, and a confident detector's scores would then tie.
+- **BatchNorm statistics match the weights.** Before every validation, and so in every saved network, the
+  running statistics are recomputed over training images with the weights fixed (a cumulative average, as
+  ``torch.optim.swa_utils.update_bn`` does). Running averages kept during training lag weights that are
+  still moving, and the eval-mode network then scores differently from the one that was trained.
+- **P(fake) is calibrated.** ``predict_proba`` is Platt scaling (scikit-learn's logistic regression on the
+  logit) fitted on the validation split, so that P(fake) = 0.5 means even odds for every network, the
+  capsule detector's capsule-length difference included.
 
 Resuming: ``fit(..., state_path=PATH)`` atomically saves the whole training state to ``PATH`` after every
 epoch: network, optimizer and one-cycle schedule, the data generator that orders and augments the batches,
@@ -29,6 +43,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
 from benchmark import distributed, sync_batchnorm
@@ -37,9 +53,13 @@ from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint
 from benchmark.runtime import show_progress
-from detectors.metrics import detection_metrics, threshold_at_eer
+from detectors.metrics import calibrated, threshold_at_eer
 from detectors.networks import create_network, fake_logit
-from detectors.perturb import perturb
+from detectors.perturb import gaussian_blur, jpeg
+
+AUGMENT_CHOICES = ("robust", "none")
+BATCHNORM_SAMPLES = 4096  # training images whose statistics BatchNorm is recomputed on: enough for stable means
+CHECKPOINT_FORMAT = 2  # 2: threshold on the logit scale and a Platt calibration; 1 (older) is refused
 
 
 @dataclass(frozen=True)
@@ -50,11 +70,12 @@ class DetectorConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int | None = None  # stop after this many epochs without a better validation AUC; None: never
-    # (under the one-cycle rate, validation AUC wanders until the rate falls: stopping early stops too soon)
+    patience: int | None = None  # stop after this many epochs without a lower validation loss; None: never
+    # (under the one-cycle rate, validation loss wanders until the rate falls: stopping early stops too soon)
     flip: bool = True
-    blur_prob: float = 0.0
-    jpeg_prob: float = 0.0
+    augment: str = "robust"  # "robust": random blur and JPEG (Wang et al. 2020); "none": the clean protocol
+    blur_prob: float = 0.5  # with augment="robust": the chance of a Gaussian blur, sigma uniform in BLUR_SIGMA
+    jpeg_prob: float = 0.5  # with augment="robust": the chance of a JPEG round trip, quality uniform in JPEG_QUALITY
     pretrained: bool = False
     seed: int = 0
 
@@ -64,9 +85,15 @@ class DetectorConfig:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.lr < 1:
             raise DeepbenchError(f"lr must lie in (0, 1), got {self.lr}")
+        if self.augment not in AUGMENT_CHOICES:
+            raise DeepbenchError(f"augment must be one of {', '.join(AUGMENT_CHOICES)}, got {self.augment!r}")
         for name in ("blur_prob", "jpeg_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DeepbenchError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+
+
+BLUR_SIGMA = (0.0, 3.0)  # CNNDetection's ranges: sigma ~ U[0, 3] px, quality ~ U{30, ..., 100}
+JPEG_QUALITY = (30, 100)
 
 
 class Detector:
@@ -79,7 +106,8 @@ class Detector:
         self.device = torch.device(device)
         torch.manual_seed(self.config.seed)  # the network's initial weights
         self.network = create_network(name, channels, image_size, self.config.pretrained, download).to(self.device)
-        self.threshold = 0.5
+        self.threshold = 0.0  # on the logit scale; fit sets it on the validation split
+        self.calibration = (1.0, 0.0)  # Platt slope and intercept of the logit; fit sets them
         self.history = pd.DataFrame()
 
     def _check(self, images: torch.Tensor) -> None:
@@ -89,17 +117,29 @@ class Detector:
                                  f"{tuple(images.shape[1:])}; convert with --channels/--image-size")
 
     def _augment(self, images: torch.Tensor, rng: torch.Generator, part: slice = slice(None)) -> torch.Tensor:
-        """Augment ``images[part]``, drawing the choices for all of ``images`` (the global batch) as one rank would."""
+        """Augment ``images[part]``, drawing the choices for all of ``images`` (the global batch) as one rank would.
+
+        With ``augment="robust"``, each image is blurred with probability ``blur_prob`` (sigma uniform in
+        ``BLUR_SIGMA``) and then JPEG-compressed with probability ``jpeg_prob`` (quality uniform in
+        ``JPEG_QUALITY``), each with its own strength.
+        """
         config, drawn, images = self.config, len(images), images[part]
         if config.flip:
             flip = (torch.rand(drawn, generator=rng) < 0.5)[part]
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-        for probability, name in ((config.blur_prob, "blur1"), (config.jpeg_prob, "jpeg75")):
-            if probability:
-                chosen = (torch.rand(drawn, generator=rng) < probability)[part]
-                if chosen.any():
-                    images = images.clone()
-                    images[chosen] = perturb(images[chosen], name)
+        if config.augment == "none":
+            return images
+        images = images.clone()
+        blur = (torch.rand(drawn, generator=rng) < config.blur_prob)[part]
+        sigma = (BLUR_SIGMA[0] + torch.rand(drawn, generator=rng) * (BLUR_SIGMA[1] - BLUR_SIGMA[0]))[part]
+        compress = (torch.rand(drawn, generator=rng) < config.jpeg_prob)[part]
+        quality = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (drawn,), generator=rng)[part]
+        largest = (min(images.shape[-2:]) - 1) / 3  # the +-3 sigma kernel must fit in the image (tiny test images)
+        for index in range(len(images)):
+            if blur[index] and sigma[index] > 0.05:  # below that the kernel is a single pixel
+                images[index:index + 1] = gaussian_blur(images[index:index + 1], min(float(sigma[index]), largest))
+            if compress[index]:
+                images[index:index + 1] = jpeg(images[index:index + 1], int(quality[index]))
         return images
 
     def _loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -113,7 +153,7 @@ class Detector:
 
     def fit(self, train_images: torch.Tensor, train_labels: torch.Tensor, val_images: torch.Tensor,
             val_labels: torch.Tensor, progress: bool | None = None, state_path: Path | None = None) -> Detector:
-        """Train on (images, labels) with 1 = fake; choose the epoch and the threshold on the validation split.
+        """Train on (images, labels) with 1 = fake; choose the epoch, threshold and calibration on the validation split.
 
         With ``state_path``, the training state is saved there after every epoch and continued from when it
         exists, so a killed training loses at most one epoch and ends as if it had never stopped.
@@ -125,14 +165,40 @@ class Detector:
         if distributed.enabled():
             sync_batchnorm.convert(self.network)  # before the optimizer sees the parameters
         training = _Training(self, len(train_images) // batch_size, state_path)
+        statistics_images = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(
+            self.config.seed))[:BATCHNORM_SAMPLES]]
         show = show_progress() if progress is None else progress
         while not training.done():
             train_loss = self._train_epoch(training, train_images, train_labels, batch_size, show)
-            training.finish_epoch(train_loss, detection_metrics(val_labels.numpy(), self.predict_proba(val_images)))
+            self.recompute_batchnorm(statistics_images)
+            outputs = self._outputs(val_images)
+            logits = fake_logit(self.network.loss, outputs).double().cpu().numpy()
+            val_loss = float(self._loss(outputs, val_labels.to(outputs.device)))
+            training.finish_epoch(train_loss, val_loss, float(roc_auc_score(val_labels.numpy(), logits)))
         self.network.load_state_dict(training.best_state)
-        self.threshold = float(threshold_at_eer(val_labels.numpy(), self.predict_proba(val_images)))
+        self.calibrate(val_images, val_labels)
         self.history = pd.DataFrame(training.rows)
         return self
+
+    def recompute_batchnorm(self, images: torch.Tensor, batch_size: int = 256) -> None:
+        """BatchNorm's running statistics recomputed over ``images`` with the weights fixed (cumulative average).
+
+        Under torchrun each rank runs its share of every batch, so synchronised BatchNorm sees each batch whole,
+        once, as one process does.
+        """
+        batches = []
+        for start in range(0, len(images), batch_size):
+            batch = images[start:start + batch_size]
+            share = distributed.shard(len(batch))
+            batches.append(to_unit_range(batch[share.start:share.stop]))
+        torch.optim.swa_utils.update_bn(batches, self.network, self.device)
+
+    def calibrate(self, val_images: torch.Tensor, val_labels: torch.Tensor) -> None:
+        """The threshold at the validation split's equal-error point, and Platt scaling of the logit on it."""
+        logits, labels = self.decision_function(val_images), val_labels.numpy()
+        self.threshold = float(threshold_at_eer(labels, logits))
+        platt = LogisticRegression().fit(logits[:, None], labels)
+        self.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
     def _train_epoch(self, training: _Training, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                      show: bool) -> float:
@@ -150,29 +216,37 @@ class Detector:
         return float(np.mean(losses))
 
     @torch.inference_mode()
-    def predict_proba(self, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-        """P(fake) for each image, batched, without gradients.
+    def _outputs(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """The network's eval-mode outputs for ``images``, batched.
 
-        Under torchrun each rank scores its share of ``images`` and every rank gets all the scores, so every
+        Under torchrun each rank scores its share of ``images`` and every rank gets all the outputs, so every
         rank must call this together (as validation and evaluation do).
         """
         self._check(images)
         self.network.eval()
         share = distributed.shard(len(images))
         mine = images[share.start:share.stop]
-        logits = [fake_logit(self.network.loss, self.network(to_unit_range(mine[i:i + batch_size]).to(self.device)))
-                  for i in range(0, len(mine), batch_size)]
-        logits = distributed.gather_rows(torch.cat(logits) if logits else torch.empty(0, device=self.device))
-        return torch.sigmoid(logits.double()).cpu().numpy()  # float64: float32 saturates at |logit| > 17
+        outputs = [self.network(to_unit_range(mine[i:i + batch_size]).to(self.device))
+                   for i in range(0, len(mine), batch_size)]
+        return distributed.gather_rows(torch.cat(outputs) if outputs else torch.empty(0, device=self.device))
+
+    def decision_function(self, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+        """The logit of fake for each image, float64: what every ranking metric and the threshold use."""
+        return fake_logit(self.network.loss, self._outputs(images, batch_size)).double().cpu().numpy()
+
+    def predict_proba(self, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+        """Calibrated P(fake) for each image (Platt scaling fitted on the validation split), for display."""
+        return calibrated(self.decision_function(images, batch_size), self.calibration)
 
     def predict(self, images: torch.Tensor) -> np.ndarray:
-        """1 (fake) where P(fake) reaches the validation threshold, else 0."""
-        return (self.predict_proba(images) >= self.threshold).astype(np.int64)
+        """1 (fake) where the logit reaches the validation threshold, else 0."""
+        return (self.decision_function(images) >= self.threshold).astype(np.int64)
 
     def save(self, path: str | Path) -> Path:
-        return save_checkpoint(path, {"kind": f"detector:{self.name}", "channels": self.channels,
-                                      "image_size": self.image_size, "config": asdict(self.config),
-                                      "threshold": self.threshold, "network": self.network.state_dict(),
+        return save_checkpoint(path, {"kind": f"detector:{self.name}", "format": CHECKPOINT_FORMAT,
+                                      "channels": self.channels, "image_size": self.image_size,
+                                      "config": asdict(self.config), "threshold": self.threshold,
+                                      "calibration": list(self.calibration), "network": self.network.state_dict(),
                                       "history": self.history.to_dict("list")})
 
     @classmethod
@@ -181,12 +255,16 @@ class Detector:
         kind = str(state.get("kind", ""))
         if not kind.startswith("detector:"):
             raise DeepbenchError(f"{path} holds {kind!r}, not a detector; pass a detectors/<det>@<gen>/checkpoint.pt")
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise DeepbenchError(f"{path} was saved by an older deepbench (threshold on probabilities, no "
+                                 f"calibration); retrain it with deepbench detect --force")
         config = DetectorConfig(**state["config"])
         untrained = replace(config, pretrained=False)  # the weights come from the file
         detector = cls(kind.removeprefix("detector:"), state["channels"], state["image_size"], untrained, device)
         detector.config = config  # still says how the weights were trained, so a resumed run can compare it
         detector.network.load_state_dict(state["network"])
         detector.threshold = state["threshold"]
+        detector.calibration = tuple(state["calibration"])
         detector.history = pd.DataFrame(state["history"])
         return detector
 
@@ -226,12 +304,12 @@ class _Training:
         self.model = distributed.data_parallel(detector.network, detector.device)  # the network itself when alone
         if distributed.enabled():
             torch.manual_seed(config.seed + distributed.rank())  # the global stream (dropout) differs per rank
-        self.epoch, self.best_auc, self.best_state, self.stale, self.rows = 0, -1.0, None, 0, []
+        self.epoch, self.best_loss, self.best_state, self.stale, self.rows = 0, math.inf, None, 0, []
         if self.state_path is not None and self.state_path.exists():
             self.restore()
 
     def done(self) -> bool:
-        """Every epoch trained, or ``patience`` epochs in a row without a better validation AUC."""
+        """Every epoch trained, or ``patience`` epochs in a row without a lower validation loss."""
         patience = self.detector.config.patience
         return self.epoch >= self.detector.config.epochs or (patience is not None and self.stale >= patience)
 
@@ -249,13 +327,15 @@ class _Training:
         self.schedule.step()
         return value
 
-    def finish_epoch(self, train_loss: float, val: dict) -> None:
-        """Record the epoch, keep the weights if their validation AUC is the best yet, and save the state."""
+    def finish_epoch(self, train_loss: float, val_loss: float, val_auc: float) -> None:
+        """Record the epoch, keep the weights if their validation loss is the lowest yet, and save the state.
+
+        Loss, not AUC: AUC saturates at 1.0 and then ties, and a tie kept whichever epoch came first.
+        """
         self.epoch += 1
-        self.rows.append({"epoch": self.epoch, "train_loss": train_loss, "val_auc": val["auc"],
-                          "val_accuracy": val["accuracy"]})
-        if val["auc"] > self.best_auc:
-            self.best_auc, self.stale = val["auc"], 0
+        self.rows.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss, "val_auc": val_auc})
+        if val_loss < self.best_loss:
+            self.best_loss, self.stale = val_loss, 0
             self.best_state = copy.deepcopy(self.detector.network.state_dict())
         else:
             self.stale += 1
@@ -273,12 +353,15 @@ class _Training:
         return {"kind": self.kind, "config": asdict(detector.config), "channels": detector.channels,
                 "image_size": detector.image_size, "epoch": self.epoch, "network": detector.network.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-                "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "best_auc": self.best_auc,
+                "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "best_loss": self.best_loss,
                 "best_state": self.best_state, "stale": self.stale, "rows": self.rows, **extra}
 
     def restore(self) -> None:
         """Continue from ``state_path``, refusing a state that other options made: it would mix two trainings."""
         state = load_checkpoint(self.state_path, self.kind)
+        if "best_loss" not in state:
+            raise DeepbenchError(f"{self.state_path} was saved by an older deepbench that chose epochs by AUC; "
+                                 f"retrain with --force")
         saved = training_options(state["config"], state["channels"], state["image_size"])
         refuse_other_options(self.state_path, saved, self.detector.options())
         self.detector.network.load_state_dict(state["network"])
@@ -290,5 +373,5 @@ class _Training:
             raise DeepbenchError(f"{self.state_path} was trained by {saved_world} process(es), this run has "
                                  f"{distributed.world_size()}; resume with torchrun --nproc_per_node={saved_world}")
         torch.set_rng_state(state["rank_rng"][distributed.rank()] if "rank_rng" in state else state["torch_rng"])
-        self.epoch, self.best_auc, self.best_state = state["epoch"], state["best_auc"], state["best_state"]
+        self.epoch, self.best_loss, self.best_state = state["epoch"], state["best_loss"], state["best_state"]
         self.stale, self.rows = state["stale"], state["rows"]

@@ -8,6 +8,8 @@ training data only, so thresholds and early stopping never see the test split.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import torch
@@ -27,15 +29,25 @@ class LabelledImages:
         return len(self.labels)
 
 
-def fake_split(fakes: torch.Tensor, split: str, seed: int = 0) -> torch.Tensor:
-    """One of the train/val/test parts of a generator's fakes; the same seed always gives the same parts."""
-    order = torch.randperm(len(fakes), generator=torch.Generator().manual_seed(seed))
+def fake_split_indices(count: int, split: str, seed: int = 0) -> torch.Tensor:
+    """Which of ``count`` fakes (by index) form one of the train/val/test parts; the same seed, the same parts."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     bounds, start = {}, 0
     for name, share in FAKE_SPLITS.items():
-        bounds[name] = (start, start + round(share * len(fakes)))
+        bounds[name] = (start, start + round(share * count))
         start = bounds[name][1]
     first, last = bounds[split]
-    return fakes[order[first:len(fakes) if split == "test" else last]]
+    return order[first:count if split == "test" else last]
+
+
+def fake_split(fakes: torch.Tensor, split: str, seed: int = 0) -> torch.Tensor:
+    """One of the train/val/test parts of a generator's fakes; the same seed always gives the same parts."""
+    return fakes[fake_split_indices(len(fakes), split, seed)]
+
+
+def held_out_real_indices(real_count: int, count: int, seed: int = 0) -> torch.Tensor:
+    """Which held-out reals pair with ``count`` fakes (the same reals for every fake set of equal size)."""
+    return torch.randperm(real_count, generator=torch.Generator().manual_seed(seed + 2))[:min(real_count, count)]
 
 
 def labelled(reals: torch.Tensor, fakes: torch.Tensor) -> LabelledImages:
@@ -57,6 +69,13 @@ def training_sets(real_train: torch.Tensor, fakes: torch.Tensor,
 
 def held_out_set(real_test: torch.Tensor, fakes: torch.Tensor, seed: int = 0) -> LabelledImages:
     """Held-out fakes with as many held-out reals (the same reals for every fake set of equal size)."""
-    count = min(len(real_test), len(fakes))
-    reals = real_test[torch.randperm(len(real_test), generator=torch.Generator().manual_seed(seed + 2))[:count]]
-    return labelled(reals, fakes[:count])
+    reals = real_test[held_out_real_indices(len(real_test), len(fakes), seed)]
+    return labelled(reals, fakes[:len(reals)])
+
+
+def held_out_digest(fake_files: list[str], real_count: int, seed: int) -> str:
+    """sha256 of the held-out set's members (fake file names, real indices), recorded so that two evaluations
+    can be checked to have used the same images, and that none of them was a training image."""
+    reals = held_out_real_indices(real_count, len(fake_files), seed).tolist()
+    members = json.dumps({"fakes": list(fake_files)[:len(reals)], "reals": reals})
+    return hashlib.sha256(members.encode()).hexdigest()

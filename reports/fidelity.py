@@ -259,18 +259,114 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, batch_s
     return inside / (k * len(fake)), covered.double().mean().item()
 
 
+FID_SUBSET_MIN_SIZE = 1000  # disjoint FID subsets: as many as keep this many samples each ...
+FID_SUBSETS_MAX = 5  # ... but at least 2 and at most this many
+FID_INFINITY_POINTS = 8  # sample counts FID-infinity is fitted on (the paper used 15 at 5,000-50,000)
+FID_INFINITY_SMALLEST = 0.2  # the smallest of them, as a share of each set
+FID_INFINITY_MIN_COUNT = 50  # below this many samples per set, no FID-infinity (its smallest point would hold < 10)
+FID_SUBSET_NOTE = ("fid_subset_*: FIDs of k disjoint pairs of n reals and n fakes, so FIDs at n samples, biased "
+                   "upward against the headline fid at samples_real/samples_fake; compare them only with FIDs at n")
+
+
+def fid(real_stats: dict, fake_stats: dict) -> float:
+    """torch-fidelity's FID of two ``fid_features_to_statistics`` results."""
+    return fid_statistics_to_metric(real_stats, fake_stats, False)[KEY_METRIC_FID]
+
+
+def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """torch-fidelity's FID of two float64 (N, D) feature tensors."""
+    return fid(fid_features_to_statistics(real), fid_features_to_statistics(fake))
+
+
+def fid_subset_plan(real_count: int, fake_count: int) -> tuple[int, int]:
+    """(n, k) of the disjoint FID subsets: k = min(N) // 1000 clamped to 2..5, n = min(N) // k; (0, 0) when n < 2.
+
+    Disjoint subsets give independent FIDs, so their spread is a real sampling error, unlike bootstrap
+    resamples of one set (whose duplicates bias FID upward and whose spread is far below FID's bias). Larger
+    subsets are closer to the headline count, more subsets make the spread better estimated: the rule keeps
+    1000 samples per subset where it can and never fewer than 2 subsets, so at 1,000 samples it is 2 x 500.
+    """
+    smallest = min(real_count, fake_count)
+    subsets = min(FID_SUBSETS_MAX, max(2, smallest // FID_SUBSET_MIN_SIZE))
+    size = smallest // subsets
+    return (size, subsets) if size >= 2 else (0, 0)
+
+
+def disjoint_subsets(count: int, subsets: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``subsets`` index arrays of ``size`` each, pairwise disjoint, drawn at random from ``range(count)``."""
+    if subsets * size > count:
+        raise DeepbenchError(f"{subsets} disjoint subsets of {size} need {subsets * size} samples, got {count}")
+    order = rng.permutation(count)
+    return [np.sort(order[i * size:(i + 1) * size]) for i in range(subsets)]
+
+
+def fid_infinity_sizes(real_count: int, fake_count: int) -> list[tuple[int, int]]:
+    """The (reals, fakes) counts FID-infinity is fitted on: 8 shares evenly spaced from 0.2 to 1 of each set.
+
+    Both sets shrink by the same share, so the reals' ratio to the fakes stays fixed and FID's bias, about
+    a / n_real + b / n_fake, stays linear in 1 / n_fake. Empty below 50 samples per set.
+    """
+    if min(real_count, fake_count) < FID_INFINITY_MIN_COUNT:
+        return []
+    shares = np.linspace(FID_INFINITY_SMALLEST, 1.0, FID_INFINITY_POINTS)
+    sizes = [(round(share * real_count), round(share * fake_count)) for share in shares]
+    return sorted(set(sizes), key=lambda pair: pair[1])
+
+
+def fid_infinity(real: torch.Tensor, fake: torch.Tensor, rng: np.random.Generator,
+                 full: float | None = None) -> tuple[float | None, list[tuple[int, int]], list[float]]:
+    """FID-infinity of Chong and Forsyth (2020): FID extrapolated to infinitely many samples of each set.
+
+    FID's expectation at n samples is FID + c / n + O(1 / n^2), so FID at several n (a fresh random subset,
+    drawn without replacement, at each) is fitted against 1 / n by least squares and the intercept taken.
+    Unlike the paper, whose 50,000 reals are fixed, the reals shrink with the fakes: ours are often as few as
+    the fakes, so their share of the bias must be extrapolated away too. ``full`` is FID on both whole sets,
+    which is the last point (so it is not computed twice). The 1 / n law is an asymptotic one: where n is below
+    the feature dimension (2048 for Inception) the covariances are singular and the extrapolation is rough,
+    better for ranking generators at equal counts than as an absolute figure.
+
+    Returns the intercept (None without enough samples), the (reals, fakes) counts and the FIDs at them.
+    """
+    sizes = fid_infinity_sizes(len(real), len(fake))
+    if not sizes:
+        return None, [], []
+    fids = []
+    for real_size, fake_size in sizes:
+        if (real_size, fake_size) == (len(real), len(fake)):
+            fids.append(fid_of(real, fake) if full is None else full)
+            continue
+        real_part = torch.as_tensor(np.sort(rng.choice(len(real), real_size, replace=False)))
+        fake_part = torch.as_tensor(np.sort(rng.choice(len(fake), fake_size, replace=False)))
+        fids.append(fid_of(real[real_part], fake[fake_part]))
+    inverse = 1.0 / np.array([fake_size for _, fake_size in sizes], dtype=np.float64)
+    _slope, intercept = np.polyfit(inverse, np.array(fids), 1)
+    return float(intercept), sizes, [float(value) for value in fids]
+
+
 def inception_metrics(real_features, fake_features, *, weights: InceptionWeights | None = None,
-                      fake_logits: torch.Tensor | None = None, fid_bootstrap: int = 5, kid_subsets: int = 100,
+                      fake_logits: torch.Tensor | None = None, kid_subsets: int = 100,
                       prc_neighborhood: int = 3, dc_neighborhood: int = 5, is_splits: int = 10,
                       seed: int = 0) -> dict:
     """FID, KID, precision/recall, density/coverage and IS of fakes against reals, from features computed once.
 
-    Features are (N, D) tensors or :class:`InceptionFeatures` (which bring their logits and weights). FID is
-    torch-fidelity's; its ``fid_std`` is the std over ``fid_bootstrap`` resamples (with replacement) of the
-    fakes, each costing one more FID (seconds at D = 2048). KID's subsets hold ``min(1000, N_real / 2, N_fake / 2)``
-    samples: at most torch-fidelity's 1000, and few enough that they differ, so that ``kid_std`` means something.
-    IS needs the logits of torch-fidelity's own weights; without them it is None and ``inception_score_missing``
-    says why. Every number is recorded with the network, the weights' sha256 and the sample counts.
+    Features are (N, D) tensors or :class:`InceptionFeatures` (which bring their logits and weights).
+
+    FID is torch-fidelity's, on all the samples; it is biased upward, the more so the fewer samples (at 1,000
+    2048-d features the bias can dwarf the differences between generators), so FIDs are only comparable at
+    equal counts. Two figures come with it, each costing a few more FIDs (seconds each at D = 2048):
+
+    - ``fid_subset_*``: FID on k disjoint pairs of n reals and n fakes (:func:`fid_subset_plan`), their mean
+      and their range [min, max]. These are FIDs at n, not at the headline count: the range shows how much
+      FID at n moves with the samples drawn. It is the observed range, not a t-interval: with k = 2 to 5
+      subsets a t-interval would rest on a normality nobody can check (and be 12.7 half-ranges wide at k = 2).
+    - ``fid_infinity``: FID extrapolated to infinitely many samples (:func:`fid_infinity`), with the counts
+      and the FIDs it was fitted on.
+
+    KID is unbiased at any count, so it is the lead figure at small counts. Its subsets hold
+    ``min(1000, N_real / 2, N_fake / 2)`` samples: at most torch-fidelity's 1000, and few enough that they
+    differ, so that ``kid_std`` means something. IS needs the logits of torch-fidelity's own weights; without
+    them it is None and ``inception_score_missing`` says why. Every number is recorded with the network, the
+    weights' sha256 and the sample counts.
     """
     if isinstance(fake_features, InceptionFeatures):
         weights = weights or fake_features.weights
@@ -284,20 +380,23 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
     if min(len(real), len(fake)) < needed:
         raise DeepbenchError(f"{len(real)} real and {len(fake)} fake samples are too few; the k-nearest-neighbour "
                              f"metrics need at least {needed} of each (use more images)")
-    if not isinstance(fid_bootstrap, int) or fid_bootstrap < 0:
-        raise DeepbenchError(f"fid_bootstrap must be an int >= 0, got {fid_bootstrap!r}")
     record = weights.record() if weights else dict.fromkeys(("network", "weights_source", "weights_file",
                                                              "weights_sha256"))
     result = {**record, "samples_real": len(real), "samples_fake": len(fake)}
 
     real64, fake64 = real.double(), fake.double()
-    real_stats = fid_features_to_statistics(real64)
-    result["fid"] = fid_statistics_to_metric(real_stats, fid_features_to_statistics(fake64), False)[KEY_METRIC_FID]
-    rng = np.random.default_rng(seed)
-    resampled = [fid_statistics_to_metric(real_stats, fid_features_to_statistics(
-        fake64[rng.integers(0, len(fake), len(fake))]), False)[KEY_METRIC_FID] for _ in range(fid_bootstrap)]
-    result["fid_std"] = float(np.std(resampled, ddof=1)) if fid_bootstrap >= 2 else None
-    result["fid_bootstrap"] = fid_bootstrap
+    result["fid"] = fid_of(real64, fake64)
+    subset_rng, infinity_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    size, subsets = fid_subset_plan(len(real), len(fake))
+    pairs = zip(disjoint_subsets(len(real), subsets, size, subset_rng),
+                disjoint_subsets(len(fake), subsets, size, subset_rng), strict=True)
+    values = [fid_of(real64[torch.as_tensor(r)], fake64[torch.as_tensor(f)]) for r, f in pairs]
+    result.update(fid_subset_size=size or None, fid_subsets=subsets, fid_subset_values=values,
+                  fid_subset_mean=float(np.mean(values)) if values else None,
+                  fid_subset_interval=[min(values), max(values)] if values else None, fid_subset_note=FID_SUBSET_NOTE)
+    intercept, sizes, fids = fid_infinity(real64, fake64, infinity_rng, full=result["fid"])
+    result.update(fid_infinity=intercept, fid_infinity_points=[list(pair) for pair in sizes],
+                  fid_infinity_fids=fids)
 
     result["kid_subset_size"] = spread_subset_size(len(real), len(fake))
     result["kid_mean"], result["kid_std"] = kid(real64, fake64, result["kid_subset_size"], kid_subsets, seed)

@@ -27,7 +27,7 @@ from reports.domain import DomainClassifier, train_domain_classifier
 from reports.fidelity import InceptionExtractor, fidelity_metrics
 
 log = logging.getLogger(__name__)
-METRICS_VERSION = 2  # part of each file's key: bump it when a metric's computation changes
+METRICS_VERSION = 3  # part of each file's key: bump it when a metric's computation changes (3: FID subsets, FID-inf)
 FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any count)
 
 
@@ -37,7 +37,6 @@ class MetricOptions:
 
     num_samples: int = 10_000  # fakes, and reals for Inception's reference, capped by what exists
     inception: bool = True  # Inception metrics are slow on a CPU (about 10 images/second); domain scores are fast
-    fid_bootstrap: int = 5
     seed: int = 0
 
     def __post_init__(self):
@@ -112,11 +111,12 @@ def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOpt
     except DeepbenchError as error:
         return {"fid": None, "inception_missing": str(error)}
     result = fidelity_metrics(reals.train, fakes, max_real=options.num_samples, extractor=extractor,
-                              progress=progress, fid_bootstrap=options.fid_bootstrap, seed=options.seed)
+                              progress=progress, seed=options.seed)
     result["inception_missing"] = None
     if min(result["samples_real"], result["samples_fake"]) < FEW_SAMPLES:
         result["fid_note"] = (f"FID from {result['samples_fake']} fakes and {result['samples_real']} reals is biased "
-                              f"upward against the usual {FEW_SAMPLES}; compare only at equal counts (KID is unbiased)")
+                              f"upward against the usual {FEW_SAMPLES}; compare only at equal counts (KID is unbiased; "
+                              f"fid_infinity extrapolates FID to infinitely many samples)")
     return result
 
 

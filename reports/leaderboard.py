@@ -22,20 +22,31 @@ from reports.human import human_rows, read_answers
 
 RESULTS_KIND = "results"
 GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the raw keys and values
-    "generator": ("generator", "s"), "samples_fake": ("fakes", "d"), "fid": ("FID", ".2f"), "kid_mean": ("KID", ".2f"),
+    "generator": ("generator", "s"), "kid_mean": ("KID x10³", ".2f"), "fid": ("FID", ".2f"), "fid_n": ("FID n", "s"),
+    "fid_infinity": ("FID∞", ".2f"), "fid_subsets_shown": ("FID subsets", "s"),
     "precision": ("precision", ".3f"), "recall": ("recall", ".3f"), "density": ("density", ".3f"),
     "coverage": ("coverage", ".3f"), "inception_score_mean": ("IS", ".2f"), "domain_fid": ("domain FID", ".2f"),
     "domain_kid_mean": ("domain KID", ".2f"), "domain_is_mean": ("domain IS", ".2f"), "gan_train": ("GAN-train", ".3f"),
     "gan_test": ("GAN-test", ".3f"), "train_minutes": ("train min", ".1f"),
 }
 DETECTOR_COLUMNS = {
-    "detector": ("detector", "s"), "train_generator": ("trained on", "s"), "eval_set": ("evaluated on", "s"),
-    "accuracy": ("accuracy", ".3f"), "accuracy_at_0.5": ("acc@0.5", ".3f"), "auc": ("AUC", ".4f"),
-    "average_precision": ("AP", ".4f"), "eer": ("EER", ".4f"), "n_real": ("reals", "d"), "n_fake": ("fakes", "d"),
+    "detector": ("detector", "s"), "augment": ("training", "s"), "train_generator": ("trained on", "s"),
+    "eval_set": ("evaluated on", "s"), "auc_shown": ("AUC [95% CI]", "s"), "accuracy_shown": ("accuracy [95% CI]", "s"),
+    "accuracy_at_0.5": ("acc@0.5", ".3f"), "tpr_shown": ("TPR@1%FPR", "s"), "eer": ("EER", ".3f"),
+    "ece": ("ECE", ".3f"), "n_real": ("reals", "d"), "n_fake": ("fakes", "d"),
 }
-WITH_STD = {"fid": "fid_std", "kid_mean": "kid_std", "inception_score_mean": "inception_score_std",
+BASELINE_PREFIX = "baseline:"
+SHORTCUT_MARGIN = 0.05  # a trivial baseline this close to the best learned detector's AUC makes it suspect
+WITH_STD = {"kid_mean": "kid_std", "inception_score_mean": "inception_score_std",
             "domain_kid_mean": "domain_kid_std", "domain_is_mean": "domain_is_std"}
 SCALED = {"kid_mean": 1000, "domain_kid_mean": 1000}  # KID reads as x 10^3, as papers print it
+DETECTION_CAPTION = ("Detection, {protocol} protocol (clean held-out images; scores are logits; accuracy at the "
+                     "threshold chosen on validation data, acc@0.5 at calibrated P(fake) = 0.5; 95% intervals from "
+                     "200 stratified bootstrap resamples; ECE over 15 bins; training: robust = random blur and JPEG "
+                     "augmentation; baseline:* rows are logistic regressions on trivial statistics)")
+PROTOCOL_CAPTION = ("Protocols (clean AUC on the fakes as written, raw, and after statistics matching gave them the "
+                    "reals' pixel-value histograms, matched; the other tables lead with matched; networks trained on "
+                    "fakes half of which were matched, baselines under each protocol apart)")
 HUMAN_CAPTION = ("Human evaluation (deepbench quiz: share of held-out images people judged right; fooling rate: "
                  "share of fakes judged real)")
 
@@ -57,7 +68,8 @@ def detector_rows(run: RunDir) -> list[dict]:
         record = read_json(path, "eval")
         for row in record["results"]:
             flat = {k: v for k, v in row.items() if k != "roc"}
-            rows.append({"detector": record["detector"], "train_generator": record["train_generator"], **flat,
+            rows.append({"detector": record["detector"], "train_generator": record["train_generator"],
+                         "augment": (record.get("detector_config") or {}).get("augment"), **flat,
                          "format_match": record["format_match"]["applied"]})
     return rows
 
@@ -75,7 +87,12 @@ def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None)
 
 
 def generator_table(results: dict) -> pd.DataFrame:
-    """One row per generator with the raw metric values (CSV form)."""
+    """One row per generator with the raw metric values (CSV form).
+
+    Results written before FID subsets and FID-infinity (``fid_std`` and ``fid_bootstrap`` instead) lack their
+    columns; :func:`readable_tables` shows them as a dash there, and no longer shows ``fid_std``, a bootstrap
+    spread far smaller than FID's small-sample bias.
+    """
     rows = []
     for metrics in results["generators"]:
         row = dict(metrics)
@@ -84,23 +101,115 @@ def generator_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def detector_table(results: dict, perturbation: str = "none") -> pd.DataFrame:
-    """One row per detector x training generator x evaluation set, for one perturbation (CSV form)."""
+def _fid_readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The generator table with FID's sample counts ("reals/fakes") and its subset range ("mean [lo, hi] @n")
+    as strings: a FID means nothing without the counts it was computed at. None (a dash) where missing, also
+    for results older than these fields."""
+    rows = frame.to_dict("records")
+    counts = [None if _missing(row.get("fid")) or _missing(row.get("samples_real")) or _missing(row.get("samples_fake"))
+              else f"{int(row['samples_real'])}/{int(row['samples_fake'])}" for row in rows]
+    subsets = [None if _missing(row.get("fid_subset_mean")) or not row.get("fid_subset_interval") else
+               "{:.2f} [{:.2f}, {:.2f}] @{}".format(row["fid_subset_mean"], *row["fid_subset_interval"],
+                                                   int(row["fid_subset_size"])) for row in rows]
+    infinity = frame["fid_infinity"] if "fid_infinity" in frame else [None] * len(frame)
+    return frame.assign(fid_n=counts, fid_infinity=infinity, fid_subsets_shown=subsets)
+
+
+def detections(results: dict) -> pd.DataFrame:
+    """Every detection row; rows of results from before statistics matching count as the raw protocol."""
     frame = pd.DataFrame(results["detectors"])
     if frame.empty:
         return frame
-    return frame[frame["perturbation"] == perturbation].reset_index(drop=True)
+    return frame.assign(protocol=frame["protocol"].fillna("raw") if "protocol" in frame else "raw")
+
+
+def headline_protocol(frame: pd.DataFrame) -> str:
+    """The protocol the tables lead with: statistics-matched fakes when they were evaluated, else raw."""
+    return "matched" if (frame["protocol"] == "matched").any() else "raw"
+
+
+def detector_table(results: dict, perturbation: str = "none", protocol: str | None = None) -> pd.DataFrame:
+    """One row per detector x training generator x evaluation set, for one perturbation and protocol (by default
+    the headline one) (CSV form)."""
+    frame = detections(results)
+    if frame.empty:
+        return frame
+    protocol = protocol or headline_protocol(frame)
+    return frame[(frame["perturbation"] == perturbation) & (frame["protocol"] == protocol)].reset_index(drop=True)
+
+
+def protocol_table(results: dict) -> pd.DataFrame:
+    """Clean AUC under the raw and the matched protocol side by side (empty when only one was evaluated)."""
+    frame = detections(results)
+    if frame.empty or set(frame["protocol"]) != {"raw", "matched"}:
+        return pd.DataFrame()
+    clean = frame[frame["perturbation"] == "none"]
+    table = clean.pivot_table(index=["detector", "train_generator", "eval_set"], columns="protocol", values="auc",
+                              aggfunc="first", sort=False)
+    return table.reset_index()[["detector", "train_generator", "eval_set", "raw", "matched"]]
+
+
+def learned(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trained networks, without the trivial-statistics baselines."""
+    return frame[~frame["detector"].str.startswith(BASELINE_PREFIX)]
 
 
 def robustness_table(results: dict) -> pd.DataFrame:
-    """In-distribution AUC of each detector under each perturbation: rows detector@generator, columns perturbation."""
-    frame = pd.DataFrame(results["detectors"])
+    """In-distribution AUC of each detector under each perturbation (headline protocol): rows detector@generator,
+    columns perturbation."""
+    frame = detections(results)
     if frame.empty:
         return frame
-    frame = frame[frame["train_generator"] == frame["eval_set"]]
+    frame = frame[frame["protocol"] == headline_protocol(frame)]
+    frame = learned(frame[frame["train_generator"] == frame["eval_set"]])
     frame = frame.assign(trained=frame["detector"] + "@" + frame["train_generator"])
     order = list(dict.fromkeys(frame["perturbation"]))
     return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
+
+
+def shortcut_warnings(results: dict) -> list[str]:
+    """A sentence for each evaluation set where a trivial baseline comes within ``SHORTCUT_MARGIN`` AUC of the
+    best learned detector trained on the same fakes: there, the detectors may have learned that statistic."""
+    clean = detector_table(results)
+    if clean.empty:
+        return []
+    warnings = []
+    for (generator, eval_set), cell in clean.groupby(["train_generator", "eval_set"], sort=True):
+        networks, baselines = learned(cell), cell[cell["detector"].str.startswith(BASELINE_PREFIX)]
+        if networks.empty or baselines.empty or eval_set != generator:
+            continue
+        best, trivial = networks.loc[networks["auc"].idxmax()], baselines.loc[baselines["auc"].idxmax()]
+        if trivial["auc"] >= best["auc"] - SHORTCUT_MARGIN:
+            warnings.append(f"Shortcut warning: on {eval_set} fakes, {trivial['detector']} (trained on {generator}) "
+                            f"reaches AUC {trivial['auc']:.3f}, within {SHORTCUT_MARGIN} of the best learned detector "
+                            f"({best['detector']}, {best['auc']:.3f}); the detectors may separate reals from fakes "
+                            f"by that statistic rather than by the generator's artefacts.")
+    return warnings
+
+
+def auc_text(value) -> str:
+    """An AUC for people: below 0.5 the detector ranks fakes as more real than reals, which is no chance level."""
+    return "—" if _missing(value) else f"{value:.3f}" + (" (inverted)" if value < 0.5 else "")
+
+
+def _with_interval(value, interval, spec: str = ".3f", text=None) -> str:
+    if _missing(value):
+        return "—"
+    shown = text if text is not None else format(value, spec)
+    return shown if interval is None or not isinstance(interval, list) else \
+        f"{shown} [{interval[0]:{spec}}, {interval[1]:{spec}}]"
+
+
+def _detection_readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The detection table's shown columns: AUC, accuracy and TPR at 1% FPR with their bootstrap intervals."""
+    def column(name):
+        return frame[name] if name in frame else [None] * len(frame)
+    return frame.assign(
+        auc_shown=[_with_interval(v, ci, text=auc_text(v)) for v, ci in zip(frame["auc"], column("auc_ci"),
+                                                                              strict=True)],
+        accuracy_shown=[_with_interval(v, ci) for v, ci in zip(frame["accuracy"], column("accuracy_ci"), strict=True)],
+        tpr_shown=[_with_interval(v, ci) for v, ci in zip(column("tpr_at_fpr_0.01"), column("tpr_at_fpr_0.01_ci"),
+                                                          strict=True)])
 
 
 def human_table(results: dict) -> pd.DataFrame:
@@ -151,14 +260,25 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
     tables = []
     generators = generator_table(results)
     if not generators.empty:
-        tables.append(("Sample quality (KID x 10³; IS needs torch-fidelity's own Inception weights)",
-                       _formatted(generators, GENERATOR_COLUMNS)))
+        tables.append(("Sample quality (KID x 10³, unbiased at any count; FID is biased upward, the more the fewer "
+                       "samples, so it compares only at equal FID n, reals/fakes; FID∞: extrapolated to infinitely "
+                       "many samples; FID subsets: mean [min, max] of FIDs of disjoint subsets of n reals and n fakes, "
+                       "so FIDs at n; IS needs torch-fidelity's own Inception weights)",
+                       _formatted(_fid_readable(generators), GENERATOR_COLUMNS)))
     detections = detector_table(results)
     if not detections.empty:
-        tables.append(("Detection (clean images; accuracy at the validation threshold)",
-                       _formatted(detections, DETECTOR_COLUMNS)))
-        robustness = robustness_table(results).map(_number).reset_index()
-        tables.append(("Robustness (AUC on the training generator's held-out fakes, per perturbation)",
+        caption = DETECTION_CAPTION.format(protocol=detections["protocol"].iloc[0])
+        tables.append((caption, _formatted(_detection_readable(detections), DETECTOR_COLUMNS)))
+        protocols = protocol_table(results)
+        if not protocols.empty:
+            tables.append((PROTOCOL_CAPTION, pd.DataFrame({
+                "detector": protocols["detector"], "trained on": protocols["train_generator"],
+                "evaluated on": protocols["eval_set"], "AUC raw": protocols["raw"].map(auc_text),
+                "AUC matched": protocols["matched"].map(auc_text)})))
+        robustness = robustness_table(results).map(auc_text).reset_index()
+        tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "
+                       "held-out fakes, per perturbation; inverted: "
+                       "below 0.5, fakes scored as more real than reals)",
                        robustness.rename(columns={"trained": "detector"})))
     humans = human_table(results)
     if not humans.empty:
@@ -167,8 +287,9 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
 
 
 def markdown_tables(results: dict) -> str:
-    """The readable tables as Markdown, each under its caption in bold."""
-    return "\n".join(f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results))
+    """The readable tables as Markdown, each under its caption in bold, and any shortcut warning after them."""
+    tables = [f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results)]
+    return "\n".join(tables + [f"> {warning}\n" for warning in shortcut_warnings(results)])
 
 
 def describe(results: dict) -> str:

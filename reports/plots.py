@@ -27,8 +27,10 @@ from benchmark.rundir import atomic_path  # noqa: E402
 from generators.progress import save_sample_grid  # noqa: E402
 
 DPI = 100
-AUC_RANGE = (0.5, 1.0)  # chance to perfect; fixed so that every heatmap panel uses the same colours
 CHANCE = 0.5
+# 0 (inverted) to 1 (perfect) with chance in the middle, the same in every panel; PuOr is colour-blind safe
+AUC_NORM = matplotlib.colors.TwoSlopeNorm(vcenter=CHANCE, vmin=0.0, vmax=1.0)
+AUC_COLOURS = "PuOr_r"
 
 
 @contextlib.contextmanager
@@ -78,7 +80,9 @@ def save_roc_curves(curves: list[dict], path: str | Path, title: str) -> Path:
 def save_auc_heatmap(matrices: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """One panel of ROC AUCs per detector: rows the generator it was trained on, columns the evaluation set.
 
-    Colours run from 0.5 (chance) to 1.0 in every panel so panels can be compared; NaN cells stay blank.
+    Colours run from 0 to 1 on a diverging map centred on 0.5 (chance) in every panel, so panels can be
+    compared and an inverted detector (AUC below 0.5: fakes scored as more real than reals) shows in its own
+    colour instead of looking like chance; such cells are also labelled "inv.". NaN cells stay blank.
     """
     if not matrices:
         raise DeepbenchError("save_auc_heatmap got no detectors; evaluate at least one detector first")
@@ -88,11 +92,12 @@ def save_auc_heatmap(matrices: dict[str, pd.DataFrame], path: str | Path) -> Pat
                  figsize=(min(10.0, 1.5 + 3.5 * columns), 0.5 + 3.5 * rows)) as (figure, axes):
         for panel, (detector, matrix) in zip(axes.flat, matrices.items(), strict=False):
             values = matrix.to_numpy(dtype=float)
-            image = panel.imshow(values, cmap="viridis", vmin=AUC_RANGE[0], vmax=AUC_RANGE[1], aspect="auto")
+            image = panel.imshow(values, cmap=AUC_COLOURS, norm=AUC_NORM, aspect="auto")
             for (row, column), value in np.ndenumerate(values):
                 if not np.isnan(value):
-                    colour = "black" if value > 0.8 else "white"  # readable on viridis' yellow and its blue
-                    panel.text(column, row, f"{value:.3f}", ha="center", va="center", fontsize=8, color=colour)
+                    colour = "white" if abs(value - CHANCE) > 0.35 else "black"  # readable on the dark ends
+                    label = f"{value:.3f}" + ("\ninv." if value < CHANCE else "")
+                    panel.text(column, row, label, ha="center", va="center", fontsize=8, color=colour)
             panel.set_xticks(range(values.shape[1]), [str(c) for c in matrix.columns], rotation=30, ha="right")
             panel.set_yticks(range(values.shape[0]), [str(i) for i in matrix.index])
             panel.set(title=str(detector), xlabel="evaluated on", ylabel="trained on")

@@ -21,20 +21,24 @@ import torch
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
-from benchmark.fakes import MANIFEST, read_manifest
+from benchmark.fakes import MANIFEST, load_fakes, read_manifest
 from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
+from detectors.matching import fit_statistics_match
 from reports.generator_metrics import MetricOptions, RealReference, generator_metrics
 from reports.html import Section, write_report
 from reports.leaderboard import (
+    BASELINE_PREFIX,
     HUMAN_CAPTION,
     RESULTS_KIND,
     collect,
     describe,
     detector_table,
     generator_table,
+    learned,
     markdown_tables,
     readable_tables,
     robustness_table,
+    shortcut_warnings,
 )
 from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
 
@@ -100,11 +104,19 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         record = read_json(path, "eval")
         curves = [{"label": row["eval_set"], "auc": row["auc"], **row["roc"]} for row in record["results"]
                   if row["perturbation"] == "none" and "roc" in row]
-        if curves:
+        if curves and not record["detector"].startswith(BASELINE_PREFIX):  # baselines: their table rows suffice
             name = path.parent.name
             figures[f"roc:{name}"] = save_roc_curves(curves, folder / f"roc-{name}.png",
                                                      f"{record['detector']} trained on {record['train_generator']}")
+    if any(row.get("protocol") == "matched" for row in results["detectors"]):
+        real_images, _ = reals.train.tensors()
+        for generator in generators:
+            fakes, _ = load_fakes(run.fakes(generator), real_images.shape[1], tuple(real_images.shape[2:]))
+            matched = fit_statistics_match(fakes, real_images)(fakes)
+            figures[f"matched:{generator}"] = save_image_grid(torch.cat([fakes[:8], matched[:8]]),
+                                                              folder / f"matched-{generator}.png", 8)
     clean = detector_table(results)
+    clean = clean if clean.empty else learned(clean)
     if not clean.empty:
         matrices = {name: frame.pivot(index="train_generator", columns="eval_set", values="auc")
                     for name, frame in clean.groupby("detector", sort=True)}
@@ -136,7 +148,10 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
         (f"{name}: fakes", figures[f"fakes:{name}"]) for name in generators])
     losses = Section("Training", figures=[(f"{name}: losses and discriminator outputs",
                                            run.generator(name) / "losses.png") for name in generators])
-    detection = Section("Detection", tables=tables[1:])
+    detection = Section("Detection", text=shortcut_warnings(results), tables=tables[1:])
+    detection.figures += [(f"{key.removeprefix('matched:')}: fakes as written (top) and after statistics matching "
+                           f"(bottom), the matched protocol's images", path)
+                          for key, path in figures.items() if key.startswith("matched:")]
     if "heatmap" in figures:
         detection.figures += [("Cross-generator AUC (rows: trained on; columns: evaluated on)", figures["heatmap"]),
                               ("Robustness to perturbations", figures["robustness"])]

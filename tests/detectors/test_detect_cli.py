@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 import detectors.detector as detector_module
-from detectors.metrics import detection_metrics
-from detectors.sets import FAKE_SPLITS, fake_split, held_out_set, training_sets
+from benchmark.fakes import read_manifest
+from detectors.sets import FAKE_SPLITS, fake_split, fake_split_indices, held_out_set, training_sets
 from tests.benchmark.fixtures import write_image, write_mnist
 from tests.tiny_run import TINY_GAN, invoke, make_tiny_run
 
@@ -53,16 +54,53 @@ def test_detect_builds_the_cross_generator_matrix(mnist_run, tmp_path):
             "eval_fakes:other"]
         assert (folder / "checkpoint.pt").exists() and len(pd.read_csv(folder / "history.csv")) == 1
     summary = pd.read_csv(mnist_run / "detectors" / "eval.csv")
-    assert len(summary) == 2 * 3 * 2 and set(summary["detector"]) == {"cnn"}
+    learned = summary[summary["detector"] == "cnn"]
+    assert len(learned) == 2 * 3 * (2 + 1)  # 2 generators, 3 eval sets: 2 perturbations matched, clean raw
+    baselines = summary[summary["detector"].str.startswith("baseline:")]
+    assert set(baselines["detector"]) == {"baseline:histogram", "baseline:spectrum", "baseline:compression"}
+    assert len(baselines) == 3 * 2 * 3 * 2 and set(baselines["perturbation"]) == {"none"}  # clean, both protocols
+    for column in ("auc_ci", "accuracy_ci", "tpr_at_fpr_0.01", "ece"):
+        assert column in summary.columns
 
 
-def test_detect_evaluates_a_checkpoint_without_training(mnist_run):
-    assert invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan", *QUICK).exit_code == 0
-    checkpoint = mnist_run / "detectors" / "cnn@dcgan" / "checkpoint.pt"
+def test_detect_evaluates_a_checkpoint_without_training_and_overwrites_nothing(mnist_run):
+    assert invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan", *QUICK, "--perturbation",
+                  "blur1").exit_code == 0
+    folder = mnist_run / "detectors" / "cnn@dcgan"
+    checkpoint, evaluation = folder / "checkpoint.pt", (folder / "eval.json").read_bytes()
     before = checkpoint.stat().st_mtime_ns
-    result = invoke("detect", "--run", str(mnist_run), "--checkpoint", str(checkpoint), *QUICK)
+    refused = invoke("detect", "--run", str(mnist_run), "--checkpoint", str(checkpoint), *QUICK)
+    assert refused.exit_code == 2 and "eval.json exists; pass --force to replace it" in refused.output
+    assert (folder / "eval.json").read_bytes() == evaluation  # its blur1 rows are still there
+    result = invoke("detect", "--run", str(mnist_run), "--checkpoint", str(checkpoint), "--force", *QUICK)
     assert result.exit_code == 0 and checkpoint.stat().st_mtime_ns == before
     assert not (mnist_run / "detectors" / "cnn@capsgan").exists()
+
+
+def held_out_fake_files(run, generator, evaluation):
+    """The fake files an evaluation held out, by the split seed it records."""
+    manifest = read_manifest(run / "generators" / generator / "fakes")
+    test = fake_split_indices(len(manifest), "test", evaluation["split_seed"]).numpy()
+    return set(manifest["file"].iloc[test[:evaluation["results"][0]["n_fake"]]])
+
+
+def test_a_checkpoint_is_evaluated_on_its_own_held_out_split_never_on_its_training_fakes(mnist_run, tmp_path):
+    assert invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan", "--seed", "1", *QUICK).exit_code == 0
+    trained = mnist_run / "detectors" / "cnn@dcgan"
+    manifest = read_manifest(mnist_run / "generators" / "dcgan" / "fakes")
+    training_files = set(manifest["file"].iloc[fake_split_indices(len(manifest), "train", 1).numpy()])
+    other = tmp_path / "other"
+    shutil.copytree(mnist_run, other)
+    shutil.rmtree(other / "detectors")
+    result = invoke("detect", "--run", str(other), "--checkpoint", str(trained / "checkpoint.pt"), *QUICK)
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((other / "detectors" / "cnn@dcgan" / "eval.json").read_text())
+    assert evaluation["split_seed"] == 1
+    assert evaluation["held_out_sha256"] == json.loads((trained / "eval.json").read_text())["held_out_sha256"]
+    assert not held_out_fake_files(other, "dcgan", evaluation) & training_files
+    refused = invoke("detect", "--run", str(other), "--checkpoint", str(trained / "checkpoint.pt"), "--seed", "0",
+                     "--force", *QUICK)
+    assert refused.exit_code == 2 and "trained with seed 1" in refused.output and "--seed 1" in refused.output
 
 
 def test_unknown_training_generator_is_named(mnist_run):
@@ -156,9 +194,9 @@ def test_an_interrupted_detect_resumes_to_the_same_detector(generated_run, mnist
         validations.append(1)
         if len(validations) == 2:
             raise KeyboardInterrupt
-        return detection_metrics(*args, **kwargs)
+        return roc_auc_score(*args, **kwargs)
 
-    monkeypatch.setattr(detector_module, "detection_metrics", validate)
+    monkeypatch.setattr(detector_module, "roc_auc_score", validate)
     assert "Aborted" in detect_dcgan(mnist_run, "--epochs", "2").output
     folder = mnist_run / "detectors" / "cnn@dcgan"
     assert (folder / "training.pt").exists() and not (folder / "checkpoint.pt").exists()

@@ -1,4 +1,5 @@
-"""Each detector learns a trivially separable task, and save/load keeps its predictions exactly."""
+"""Each detector learns a trivially separable task with calibrated probabilities and unsaturated scores, and
+save/load keeps its predictions exactly."""
 
 import re
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 import detectors.detector as detector_module
 from benchmark.errors import DeepbenchError
@@ -33,21 +35,73 @@ def test_detector_learns_a_separable_task(name, channels):
     train_images, train_labels = smooth_vs_checkerboard(256, seed=0, channels=channels)
     val_images, val_labels = smooth_vs_checkerboard(64, seed=1, channels=channels)
     test_images, test_labels = smooth_vs_checkerboard(128, seed=2, channels=channels)
-    detector = Detector(name, channels, 16, DetectorConfig(epochs=6, batch_size=32, lr=3e-3, patience=6))
+    detector = Detector(name, channels, 16, DetectorConfig(epochs=6, batch_size=32, lr=3e-3, augment="none"))
     detector.fit(train_images, train_labels, val_images, val_labels, progress=False)
-    metrics = detection_metrics(test_labels.numpy(), detector.predict_proba(test_images), detector.threshold)
+    metrics = detection_metrics(test_labels.numpy(), detector.decision_function(test_images), detector.threshold,
+                                detector.predict_proba(test_images))
     assert metrics["accuracy"] > 0.95 and metrics["auc"] > 0.98, metrics
-    assert list(detector.history.columns) == ["epoch", "train_loss", "val_auc", "val_accuracy"]
+    # calibrated: P(fake) = 0.5 decides as well as the validation threshold does (once, BatchNorm statistics
+    # lagging the weights put every real above 0.5 and accuracy at 0.5 at chance)
+    assert metrics["accuracy_at_0.5"] > 0.95, metrics
+    if name in ("cnn", "capsule"):  # the capsule's score is a length difference, not a logit, until calibrated
+        assert abs(metrics["accuracy_at_0.5"] - metrics["accuracy"]) <= 0.02, metrics
+    assert list(detector.history.columns) == ["epoch", "train_loss", "val_loss", "val_auc"]
+
+
+@pytest.mark.parametrize("name", ["cnn", "capsule"])
+def test_batchnorm_statistics_match_the_kept_weights(name):
+    """The saved network's BatchNorm statistics are those of the training data under its final weights."""
+    images, labels = smooth_vs_checkerboard(128, seed=0)
+    detector = Detector(name, 1, 16, DetectorConfig(epochs=2, batch_size=32, lr=3e-3, augment="none"))
+    detector.fit(images, labels, images[:64], labels[:64], progress=False)
+    kept = {k: v.clone() for k, v in detector.network.state_dict().items() if "running" in k}
+    detector.recompute_batchnorm(images)
+    assert kept and all(torch.allclose(kept[k], v, atol=1e-5) for k, v in detector.network.state_dict().items()
+                        if "running" in k)
+
+
+def test_confident_scores_never_tie():
+    """Logits of 40 and 41 are 1.0 and 1.0 as float64 probabilities; the detector ranks on the logits."""
+    images, labels = smooth_vs_checkerboard(8, seed=0)
+    detector = Detector("cnn", 1, 16)
+    logits = torch.tensor([-3.0, -2.0, -1.0, 0.0, 38.0, 39.0, 40.0, 41.0])
+    detector.network.forward = lambda x: logits[:len(x)]
+    scores = detector.decision_function(images)
+    np.testing.assert_array_equal(scores, logits.double().numpy())
+    assert len(set(1 / (1 + np.exp(-scores[4:])))) == 1  # what ranking on probabilities used to see
+    metrics = detection_metrics([0, 1, 0, 1, 0, 1, 0, 1], scores)
+    assert metrics["auc"] == detection_metrics([0, 1, 0, 1, 0, 1, 0, 1], np.arange(8))["auc"] == 10 / 16
 
 
 def test_save_load_round_trips_predictions_exactly(tmp_path):
     images, labels = smooth_vs_checkerboard(64, seed=0)
-    detector = Detector("cnn", 1, 16, DetectorConfig(epochs=1, batch_size=16, jpeg_prob=0.5, blur_prob=0.5))
+    detector = Detector("cnn", 1, 16, DetectorConfig(epochs=1, batch_size=16, augment="robust"))
     detector.fit(images, labels, images, labels, progress=False)
     detector.save(tmp_path / "checkpoint.pt")
     loaded = Detector.load(tmp_path / "checkpoint.pt")
     assert loaded.name == "cnn" and loaded.threshold == detector.threshold
+    assert loaded.calibration == detector.calibration and detector.calibration != (1.0, 0.0)
+    np.testing.assert_array_equal(loaded.decision_function(images), detector.decision_function(images))
     np.testing.assert_array_equal(loaded.predict_proba(images), detector.predict_proba(images))
+
+
+def test_a_checkpoint_of_the_old_format_is_refused_with_the_fix(tmp_path):
+    from benchmark.rundir import save_checkpoint
+    save_checkpoint(tmp_path / "old.pt", {"kind": "detector:cnn", "channels": 1, "image_size": 16, "threshold": 0.5})
+    with pytest.raises(DeepbenchError, match="older deepbench.*retrain it with deepbench detect --force"):
+        Detector.load(tmp_path / "old.pt")
+
+
+def test_robust_augmentation_blurs_and_compresses_at_random_strengths():
+    images, _ = smooth_vs_checkerboard(64, seed=0)
+    detector = Detector("cnn", 1, 16, DetectorConfig(flip=False, augment="robust"))
+    changed = detector._augment(images, torch.Generator().manual_seed(0))
+    differences = (changed.float() - images.float()).abs().flatten(1).mean(1)
+    untouched = (differences == 0).float().mean().item()
+    assert 0.1 < untouched < 0.45  # about a quarter is neither blurred nor compressed
+    assert differences.std() > 0.1  # strengths vary from image to image
+    clean = Detector("cnn", 1, 16, DetectorConfig(flip=False, augment="none"))
+    assert torch.equal(clean._augment(images, torch.Generator().manual_seed(0)), images)
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
@@ -75,7 +129,7 @@ def fit_three_epochs(state_path=None):
     """Augmented training, so that the resumed data generator must continue where the first one stopped."""
     train_images, train_labels = smooth_vs_checkerboard(96, seed=0)
     val_images, val_labels = smooth_vs_checkerboard(32, seed=1)
-    config = DetectorConfig(epochs=3, batch_size=32, lr=3e-3, jpeg_prob=0.3, blur_prob=0.3)
+    config = DetectorConfig(epochs=3, batch_size=32, lr=3e-3, augment="robust", jpeg_prob=0.3, blur_prob=0.3)
     detector = Detector("cnn", 1, 16, config)
     return detector.fit(train_images, train_labels, val_images, val_labels, progress=False, state_path=state_path)
 
@@ -92,16 +146,16 @@ def test_an_interrupted_fit_resumes_bit_for_bit(tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) == 2:  # epoch 2 has trained but not been recorded: its work is lost, as in a kill
             raise KeyboardInterrupt
-        return detection_metrics(*args, **kwargs)
+        return roc_auc_score(*args, **kwargs)
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(detector_module, "detection_metrics", stop_in_epoch_two)
+        patch.setattr(detector_module, "roc_auc_score", stop_in_epoch_two)
         fit_three_epochs(state_path)
     assert load_checkpoint(state_path, "detector-training:cnn")["epoch"] == 1
     resumed = fit_three_epochs(state_path)
     expected, found = straight.network.state_dict(), resumed.network.state_dict()
     assert expected.keys() == found.keys() and all(torch.equal(expected[k], found[k]) for k in expected)
-    assert resumed.threshold == straight.threshold
+    assert resumed.threshold == straight.threshold and resumed.calibration == straight.calibration
     pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
     assert len(resumed.history) == 3
 

@@ -7,12 +7,22 @@ fake when its score is >= the threshold.
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import accuracy_score, roc_auc_score, roc_curve
 
 from benchmark.errors import DeepbenchError
-from detectors.metrics import detection_metrics, threshold_at_eer
+from detectors.metrics import (
+    bootstrap_intervals,
+    bootstrap_weights,
+    calibrated,
+    detection_metrics,
+    expected_calibration_error,
+    threshold_at_eer,
+    tpr_at_fpr,
+    weighted_detection_statistics,
+)
 
 KEYS = {"threshold", "accuracy", "balanced_accuracy", "real_accuracy", "fake_accuracy", "auc", "average_precision",
-        "eer", "eer_threshold", "n_real", "n_fake"}
+        "eer", "eer_threshold", "tpr_at_fpr_0.01", "tpr_at_fpr_0.001", "n_real", "n_fake"}
 
 
 def test_every_value_by_hand():
@@ -20,11 +30,12 @@ def test_every_value_by_hand():
     # AP: at 0.8 precision 1, recall 1/2; at 0.35 precision 2/3, recall 1 -> 1/2 * 1 + 1/2 * 2/3 = 5/6.
     # At 0.5 only 0.8 is called fake: both reals right, one fake of two -> accuracy 3/4.
     # ROC: inf (0, 1), 0.8 (0, 1/2), 0.4 (1/2, 1/2) -> FPR = FNR exactly at threshold 0.4.
-    metrics = detection_metrics([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    metrics = detection_metrics([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], threshold=0.5)
     assert set(metrics) == KEYS
     assert metrics == pytest.approx({
         "threshold": 0.5, "accuracy": 0.75, "balanced_accuracy": 0.75, "real_accuracy": 1.0, "fake_accuracy": 0.5,
-        "auc": 0.75, "average_precision": 5 / 6, "eer": 0.5, "eer_threshold": 0.4, "n_real": 2, "n_fake": 2})
+        "auc": 0.75, "average_precision": 5 / 6, "eer": 0.5, "eer_threshold": 0.4, "n_real": 2, "n_fake": 2,
+        "tpr_at_fpr_0.01": None, "tpr_at_fpr_0.001": None})  # 2 reals cannot resolve an FPR of 1%
     assert isinstance(metrics["n_real"], int) and isinstance(metrics["auc"], float)  # plain numbers for JSON
 
 
@@ -41,7 +52,7 @@ def test_eer_interpolated_where_only_fnr_jumps():
     # FPR - FNR goes -1/6 -> 1/3 between 0.6 and 0.5, so t = (1/6) / (1/2) = 1/3:
     # EER = 1/3, threshold = 0.6 + (0.5 - 0.6) / 3.
     labels, scores = [0, 0, 0, 1, 1], [0.1, 0.2, 0.6, 0.5, 0.9]
-    metrics = detection_metrics(labels, scores)
+    metrics = detection_metrics(labels, scores, threshold=0.5)
     assert metrics["eer"] == pytest.approx(1 / 3)
     assert metrics["eer_threshold"] == pytest.approx(0.6 - 0.1 / 3)
     assert threshold_at_eer(labels, scores) == metrics["eer_threshold"]
@@ -67,10 +78,10 @@ def test_all_tied_scores_use_the_first_finite_threshold():
 
 
 def test_perfect_and_inverted_scores():
-    perfect = detection_metrics([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    perfect = detection_metrics([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], threshold=0.5)
     assert perfect["auc"] == 1.0 and perfect["eer"] == 0.0 and perfect["average_precision"] == 1.0
     assert perfect["accuracy"] == 1.0 and perfect["eer_threshold"] == 0.8
-    inverted = detection_metrics([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1])
+    inverted = detection_metrics([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1], threshold=0.5)
     assert inverted["auc"] == 0.0 and inverted["eer"] == 1.0 and inverted["accuracy"] == 0.0
 
 
@@ -88,7 +99,7 @@ def test_accepts_numpy_and_torch_inputs():
     ([0, 1], [0.1, float("nan")], "NaN"),
     ([0, 1, 1], [0.1, 0.2], "3 labels but 2 scores"),
     ([0, 2], [0.1, 0.2], "0 \\(real\\) or 1 \\(fake\\)"),
-    ([0, 1], [-0.5, 3.0], "apply a sigmoid"),
+    ([0, 1], [-0.5, float("inf")], "infinite"),
     ([], [], "no labels"),
     ([[0, 1]], [[0.1, 0.2]], "1-D"),
 ])
@@ -97,3 +108,81 @@ def test_degenerate_inputs_are_errors(labels, scores, message):
         detection_metrics(labels, scores)
     with pytest.raises(DeepbenchError, match=message):
         threshold_at_eer(labels, scores)
+
+
+def test_logits_of_any_size_rank_without_ties():
+    """Scores are logits: 40 and 41 stay apart (as float64 probabilities both are exactly 1.0)."""
+    logits = np.array([-50.0, 40.0, 41.0, 60.0])
+    metrics = detection_metrics([0, 0, 1, 1], logits)
+    assert metrics["auc"] == 1.0 and metrics["threshold"] == 0.0
+    assert metrics["real_accuracy"] == 0.5 and metrics["fake_accuracy"] == 1.0
+    probabilities = 1 / (1 + np.exp(-logits))  # 0, 1, 1, 1: the real at 40 ties with both fakes
+    assert detection_metrics([0, 0, 1, 1], probabilities)["auc"] == 0.75
+
+
+def test_tpr_at_low_fpr_by_hand():
+    # 100 reals at 0..99, fakes at 97.5, 99.5, 100.5 and 50: FPR 1% allows one real called fake (threshold 99),
+    # which calls 99.5 and 100.5 fake: TPR 2/4; FPR 2% allows threshold 97.5 (reals 98, 99), TPR 3/4.
+    # FPR 0.1% needs 1,000 reals: None.
+    labels = [0] * 100 + [1] * 4
+    scores = list(range(100)) + [97.5, 99.5, 100.5, 50.0]
+    metrics = detection_metrics(labels, scores)
+    assert metrics["tpr_at_fpr_0.01"] == 0.5 and metrics["tpr_at_fpr_0.001"] is None
+    assert tpr_at_fpr(np.array(labels), np.array(scores, dtype=float), 0.02) == 0.75  # two reals: 98.5 too
+
+
+def test_expected_calibration_error_by_hand():
+    # bins of width 1/15: P 0.1 (bin 1) holds labels 0, 0 -> gap |0 - 0.1|; P 0.9 (bin 13) holds 1, 0 -> |0.5 - 0.9|
+    ece = expected_calibration_error([0, 0, 1, 0], [0.1, 0.1, 0.9, 0.9])
+    assert ece == pytest.approx((2 * 0.1 + 2 * 0.4) / 4)
+    assert expected_calibration_error([0, 1], [0.0, 1.0]) == 0.0  # P = 1 falls in the last bin, not past it
+    metrics = detection_metrics([0, 0, 1, 0], [-2.0, -2.0, 2.0, 2.0], probabilities=[0.1, 0.1, 0.9, 0.9])
+    assert metrics["ece"] == pytest.approx(ece) and metrics["accuracy_at_0.5"] == 0.75
+
+
+def test_calibrated_probabilities_follow_platt_scaling():
+    np.testing.assert_allclose(calibrated([0.0, 1.0, -3.0], (2.0, 1.0)), 1 / (1 + np.exp(-np.array([1.0, 3.0, -5.0]))))
+
+
+def overlapping_scores(count: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([0, 1], count)
+    return labels, rng.normal(labels * 1.0, 1.0)
+
+
+def test_bootstrap_intervals_contain_the_estimate_and_shrink_with_more_samples():
+    widths = []
+    for count in (100, 1600):
+        labels, scores = overlapping_scores(count)
+        metrics = detection_metrics(labels, scores, bootstrap=200, seed=0)
+        for name in ("auc", "accuracy", "tpr_at_fpr_0.01"):
+            low, high = metrics[f"{name}_ci"]
+            assert low <= metrics[name] <= high, (name, metrics)
+        widths.append(metrics["auc_ci"][1] - metrics["auc_ci"][0])
+        assert metrics["bootstrap"] == 200
+    assert widths[1] < widths[0] / 2.5  # 16 times the samples: about a quarter of the width
+    again = detection_metrics(*overlapping_scores(100), bootstrap=200, seed=0)
+    assert again["auc_ci"] == detection_metrics(*overlapping_scores(100), bootstrap=200, seed=0)["auc_ci"]
+
+
+@pytest.mark.parametrize("scores", [np.array([0.1, 0.4, 0.35, 0.8, 0.4, 0.9, 0.2, 0.35]),
+                                    np.round(np.linspace(-3, 3, 8) ** 3, 0)])
+def test_vectorised_resample_statistics_equal_scikit_learn_with_sample_weights(scores):
+    labels = np.array([0, 0, 1, 1, 1, 0, 0, 1])
+    weights = bootstrap_weights(labels, 30, seed=1)
+    assert (weights[:, labels == 0].sum(1) == 4).all() and (weights[:, labels == 1].sum(1) == 4).all()
+    found = weighted_detection_statistics(labels, scores, weights, 0.35, fpr_limit=0.25)
+    for row, weight in enumerate(weights):
+        assert found["auc"][row] == pytest.approx(roc_auc_score(labels, scores, sample_weight=weight))
+        assert found["accuracy"][row] == pytest.approx(accuracy_score(labels, scores >= 0.35, sample_weight=weight))
+        fpr, tpr, _ = roc_curve(labels, scores, sample_weight=weight, drop_intermediate=False)
+        assert found["tpr_at_fpr_0.25"][row] == pytest.approx(tpr[fpr <= 0.25 + 1e-12].max())
+
+
+def test_bootstrap_interval_covers_the_true_auc():
+    """Over 40 independent samples, the 95% interval holds the population AUC (Phi(1/sqrt 2)) in most of them."""
+    from scipy.stats import norm
+    truth = norm.cdf(1 / np.sqrt(2))  # two unit normals one apart
+    intervals = [bootstrap_intervals(*overlapping_scores(150, seed), 0.5, 200, seed)["auc_ci"] for seed in range(40)]
+    covered = sum(low <= truth <= high for low, high in intervals)
+    assert covered >= 34  # 95% of 40 is 38; binomial slack

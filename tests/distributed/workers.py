@@ -55,12 +55,12 @@ def detector_fit(network: str = "cnn") -> dict:
 
 
 def detector_scores() -> dict:
-    """An untrained CNN's P(fake) for nine blob images, and how many of them this process's network saw."""
+    """An untrained CNN's logits for nine blob images, and how many of them this process's network saw."""
     torch.manual_seed(0)  # the same weights on every rank, without DDP's broadcast
     detector = Detector("cnn", 1, 8, DetectorConfig())
     seen = []
     detector.network.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
-    return {"scores": detector.predict_proba(blobs(9)[0], batch_size=2), "seen": sum(seen)}
+    return {"scores": detector.decision_function(blobs(9)[0], batch_size=2), "seen": sum(seen)}
 
 
 def task(name: str, out: Path) -> dict:

@@ -2,13 +2,38 @@
 
 import pandas as pd
 
+import generators.generate as generate_module
+from benchmark import data, suite
 from benchmark.rundir import RunDir, load_checkpoint
 from tests.tiny_run import invoke
 
 TINY = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "32"]
 
 
-def test_generate_trains_scores_and_samples_two_generators(tmp_path):
+class UntouchableSplit:
+    """A test split that may be counted but never read: checkpoint selection must not look at it."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getattr__(self, name):
+        raise AssertionError(f"generate read the test split ({name}) before the report")
+
+
+def test_generate_trains_scores_and_samples_two_generators(tmp_path, monkeypatch):
+    load, scorer_reals = data.load, []
+
+    def load_keeping_the_test_split_out(spec, split="train", *args, **kwargs):
+        dataset = load(spec, split, *args, **kwargs)
+        return UntouchableSplit(dataset) if split == "test" else dataset
+
+    monkeypatch.setattr(generate_module.data, "load", load_keeping_the_test_split_out)
+    scorer = suite.DomainScorer
+    monkeypatch.setattr(suite, "DomainScorer", lambda classifier, reals: scorer_reals.append(reals) or scorer(
+        classifier, reals))
     out = tmp_path / "run"
     result = invoke("generate", "--dataset", "embedded:0,1", "--generator", "dcgan", "--generator", "cdcgan",
                     "--max-steps", "30", "--score-every", "10", "--sample-every", "10", "--num-samples", "24",
@@ -26,6 +51,9 @@ def test_generate_trains_scores_and_samples_two_generators(tmp_path):
         assert f"{name}: trained 30 steps" in result.output and "from best.pt" in result.output
     assert pd.read_csv(run.fakes("cdcgan") / "manifest.csv")["class"].tolist()[:3] == [0, 1, 0]
     assert run.read_record()["stages"][-1]["finished"]
+    train_images, _ = load("embedded:0,1", "train").tensors()
+    train_rows = {bytes(image.numpy()) for image in train_images}
+    assert len(scorer_reals) == 1 and all(bytes(image.numpy()) in train_rows for image in scorer_reals[0])
 
 
 def test_generate_resumes_and_samples_from_a_checkpoint(tmp_path):

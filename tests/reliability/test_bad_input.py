@@ -56,7 +56,7 @@ CASES = [
          "is not valid JSON"),
     Case("--resume with --force", "generate --dataset embedded:0 --resume --force --out {run}", "pass one of them"),
     Case("detect --checkpoint with --resume", "detect --run {run} --checkpoint {detector28} --resume",
-         "drop --resume/--force"),
+         "trains none; drop --resume"),
     Case("two report modes", "report --run {run} --leaderboard {old_results}", "pass exactly one of"),
     Case("--out holding a run of other data", "generate --dataset embedded:1 --out {run}",
          "holds a run of other data (dataset 'embedded:0', not 'embedded:1')"),

