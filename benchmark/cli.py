@@ -101,7 +101,8 @@ def main(verbosity: int | None, threads: int | None):
     if threads is not None:
         set_threads(threads)
     distributed.init_from_env()  # under torchrun: join its process group; alone: nothing
-    set_verbosity((verbosity or 0) if distributed.is_main() else -1)  # one rank's log, not N interleaved
+    # one rank's log, not N interleaved; with -v every rank's, so that their collectives can be compared
+    set_verbosity((verbosity or 0) if distributed.is_main() or verbosity == 1 else -1)
     if not distributed.is_main():
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # one rank's results; errors still reach stderr
 

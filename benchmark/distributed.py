@@ -10,20 +10,47 @@ and so N processes train what one process would, to float tolerance (exactly so 
 are synchronised, see :mod:`benchmark.sync_batchnorm`). Work that produces results (sampling, Inception
 features) is split with :func:`shard` and put back together with :func:`gather_rows`; files are written by
 rank 0 alone (:func:`is_main`), the others wait at a :func:`barrier` where they read what it wrote.
+
+Every collective must be reached by every rank, whatever each rank finds on disk: a barrier that one rank
+skips (because a cache file exists for it, say) is matched by another collective of the other ranks, and the
+run hangs. So no collective here sits behind a condition that can differ between ranks, and each one goes
+through :func:`collective`, which numbers it and names it in ``-v`` output (``rank 1 collective 12: barrier
+(main_first)``), so that two ranks' logs show where they part. The process group has a timeout
+(``DEEPBENCH_DIST_TIMEOUT`` seconds, 300 by default, a few minutes for the slowest step between two
+collectives on a CPU); a rank that waits longer stops with one line naming the collective, rather than
+hanging for the 30 minutes of torch's default. ``TORCH_DISTRIBUTED_DEBUG=DETAIL`` adds torch's own checks.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
 from benchmark.errors import DeepbenchError
+
+log = logging.getLogger(__name__)
+DEFAULT_TIMEOUT_S = 300
+_collectives = 0  # how many collectives this rank has entered: equal on every rank at every barrier
+
+
+def timeout_seconds() -> float:
+    """The process group's timeout: ``$DEEPBENCH_DIST_TIMEOUT`` seconds, else ``DEFAULT_TIMEOUT_S``."""
+    text = os.environ.get("DEEPBENCH_DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise DeepbenchError(f"DEEPBENCH_DIST_TIMEOUT={text!r} is not a positive number of seconds")
+    return seconds
 
 
 def init_from_env() -> bool:
@@ -36,7 +63,8 @@ def init_from_env() -> bool:
         return dist.is_initialized()
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, timeout=timedelta(seconds=timeout_seconds()))
     atexit.register(shutdown)
     return True
 
@@ -64,19 +92,46 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def barrier() -> None:
+def collective(name: str, function: Callable, *args, **kwargs):
+    """Run one collective under its number and ``name``; a timeout becomes a one-line error that says where.
+
+    Every rank must call the same collectives in the same order; the number makes a mismatch visible in the
+    ranks' ``-v`` logs.
+    """
+    global _collectives
+    _collectives += 1
+    log.debug("rank %d collective %d: %s", rank(), _collectives, name)
+    try:
+        return function(*args, **kwargs)
+    except (RuntimeError, dist.DistError) as error:
+        if "timed out" not in str(error).lower() and "timeout" not in str(error).lower():
+            raise
+        raise DeepbenchError(
+            f"rank {rank()} of {world_size()} waited over {timeout_seconds():g} s at collective {_collectives} "
+            f"({name}) for ranks that never reached it: the ranks called different collectives (a file or cache "
+            f"present for some ranks only, or a step only some ranks take); rerun with -v to see each rank's "
+            f"collectives, or raise DEEPBENCH_DIST_TIMEOUT if a step is only slow") from None
+
+
+def barrier(name: str = "barrier") -> None:
     if enabled():
-        dist.barrier()
+        collective(f"barrier ({name})", dist.barrier)
 
 
 @contextlib.contextmanager
 def main_first() -> Iterator[None]:
-    """Rank 0 runs the block first (e.g. fills a cache), then the others run it and find the result on disk."""
+    """Rank 0 runs the block first (e.g. fills a cache), then the others run it and find the result on disk.
+
+    Each rank reaches exactly one barrier, whatever the block finds or returns: rank 0 after the block (also
+    when the block returns early from inside the ``with``), the others before it.
+    """
     if not is_main():
-        barrier()
-    yield
-    if is_main():
-        barrier()
+        barrier("main_first: rank 0 goes first")
+    try:
+        yield
+    finally:
+        if is_main():
+            barrier("main_first: rank 0 goes first")
 
 
 def local_batch(batch_size: int) -> slice:
@@ -109,12 +164,12 @@ def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
         return tensor
     device = _device()
     sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(world_size())]
-    dist.all_gather(sizes, torch.tensor([len(tensor)], device=device))
+    collective("all_gather (row counts)", dist.all_gather, sizes, torch.tensor([len(tensor)], device=device))
     counts = [int(size) for size in sizes]
     padded = torch.zeros((max(counts), *tensor.shape[1:]), dtype=tensor.dtype, device=device)
     padded[:len(tensor)] = tensor
     parts = [torch.empty_like(padded) for _ in counts]
-    dist.all_gather(parts, padded)
+    collective("all_gather (rows)", dist.all_gather, parts, padded)
     return torch.cat([part[:count] for part, count in zip(parts, counts, strict=True)]).to(tensor.device)
 
 
@@ -123,7 +178,7 @@ def mean(values: dict[str, float]) -> dict[str, float]:
     if not enabled():
         return values
     stacked = torch.tensor(list(values.values()), dtype=torch.float64, device=_device())
-    dist.all_reduce(stacked)
+    collective(f"all_reduce ({', '.join(values)})", dist.all_reduce, stacked)
     return dict(zip(values, (stacked / world_size()).tolist(), strict=True))
 
 
@@ -132,7 +187,7 @@ def broadcast(value):
     if not enabled():
         return value
     box = [value]
-    dist.broadcast_object_list(box, src=0, device=_device())
+    collective("broadcast", dist.broadcast_object_list, box, src=0, device=_device())
     return box[0]
 
 
@@ -154,4 +209,5 @@ def data_parallel(module: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
     with warnings.catch_warnings():  # newer torch renames the option (forward_sync_buffers); torch 2.4 lacks that name
         warnings.simplefilter("ignore", FutureWarning)
-        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+        return collective("DistributedDataParallel construction", torch.nn.parallel.DistributedDataParallel, module,
+                          device_ids=ids, broadcast_buffers=False)

@@ -149,13 +149,15 @@ def inception_weights() -> InceptionWeights:
     The conversion runs once; its result is written atomically to ``cache_root()/inception``.
     """
     hub = hub_weights_file()
-    if hub.is_file():
-        sha256 = file_digest(hub)
-        if sha256.startswith(HUB_SHA256_PREFIX):
-            return InceptionWeights(hub, "torch-fidelity", sha256, has_logits=True)
-        warnings.warn(f"ignoring {hub}: its sha256 does not start with {HUB_SHA256_PREFIX}; delete it", stacklevel=2)
     converted = cache_root() / "inception" / CONVERTED_NAME
-    with distributed.main_first():  # rank 0 converts; the others then find its file
+    with distributed.main_first():  # rank 0 converts; the others then find its file. Every rank enters, whichever
+        # file it finds: a rank returning before the barrier would leave the others waiting at it
+        if hub.is_file():
+            sha256 = file_digest(hub)
+            if sha256.startswith(HUB_SHA256_PREFIX):
+                return InceptionWeights(hub, "torch-fidelity", sha256, has_logits=True)
+            warnings.warn(f"ignoring {hub}: its sha256 does not start with {HUB_SHA256_PREFIX}; delete it",
+                          stacklevel=2)
         if not converted.is_file():
             source = wheel_weights_file()
             if source is None:

@@ -114,6 +114,29 @@ def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):
     assert (run / "report" / "index.html").is_file() and (run / "metrics" / "dcgan.json").is_file()
 
 
+def test_scored_generation_on_several_classes_finishes_whatever_each_rank_has_cached(tmp_path):
+    """Once, rank 0 alone built the domain scorer, its cache barrier met rank 1's DDP construction, and both hung."""
+    rank0, rank1 = run_processes("generate-caches", tmp_path, tmp_path / "results")
+    assert rank0["counts"] == rank1["counts"] == [24, 24, 24]
+    for run in ("cold", "warm", "one-rank"):
+        assert len(list((tmp_path / run / "generators" / "dcgan" / "fakes").glob("*.png"))) == 24
+        assert (tmp_path / run / "generators" / "dcgan" / "checkpoints" / "best.pt").is_file()
+
+
+def test_a_rank_that_skips_a_collective_gets_a_timeout_that_names_it(tmp_path):
+    rank0, _ = run_processes("skip-barrier", tmp_path, tmp_path / "results")
+    assert "rank 0 of 2 waited over 4 s at collective" in rank0["error"]
+    assert "(barrier (only rank 0 calls this))" in rank0["error"] and "DEEPBENCH_DIST_TIMEOUT" in rank0["error"]
+
+
+def test_the_micro_suite_runs_end_to_end_in_two_processes(tmp_path):
+    rank0, rank1 = run_processes("suite", tmp_path, tmp_path / "results")
+    assert rank0["generators"] == rank1["generators"]
+    (metrics,) = rank0["generators"]
+    assert metrics["samples_fake"] == 12 and metrics["fid"] is not None  # Inception ran, its weights shared
+    assert (tmp_path / "suite" / "digits" / "report" / "index.html").is_file()
+
+
 def test_without_torchrun_there_is_no_process_group(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert not distributed.init_from_env()

@@ -5,18 +5,24 @@ Spawned children import this module by name, so it holds only top-level function
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from benchmark import distributed
+from benchmark import config, distributed
+from benchmark.errors import DeepbenchError
 from benchmark.runtime import seed_everything
+from benchmark.suite import domain_quality_scorer, run_suite
 from detectors.detector import Detector, DetectorConfig
+from generators.generate import generate
 from generators.registry import GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
 from generators.train import TrainConfig, train
@@ -26,6 +32,64 @@ from tests.generators.test_train import blobs
 
 TINY = GANConfig(nz=8, ngf=8, ndf=8)
 TIMM_WITH_BATCHNORM_ACT = "timm:mobilenetv3_small_050"  # small, and all its BatchNorms are timm's BatchNormAct2d
+HUNG_AFTER_S = 150  # a pair still running then prints both ranks' stacks and exits, failing the test
+SHORT_TIMEOUT_S = "4"  # the process group's timeout in the test of a rank that skips a collective
+MICRO_SUITE = """
+name = "micro"
+[defaults]
+num_samples = 24
+train = { max_steps = 4, batch_size = 16, score_every = 2 }
+gan = { nz = 8, ngf = 8, ndf = 8 }
+detector = { epochs = 1, batch_size = 16 }
+perturbations = ["none"]
+metrics = { num_samples = 12 }
+[[experiment]]
+name = "digits"
+dataset = "embedded:0,1"
+generators = ["dcgan"]
+detectors = ["cnn"]
+"""
+
+
+def generate_scored(out: Path, cache: Path) -> int:
+    """Generate on two classes with the domain-classifier score that picks best.pt (its cache in ``cache``)."""
+    os.environ["DEEPBENCH_CACHE"] = str(cache)
+    results = generate("embedded:0,1", ("dcgan",), out, TrainConfig(max_steps=4, batch_size=16, score_every=2),
+                       TINY, num_samples=24, scorer_factory=domain_quality_scorer, progress=False)
+    return results[0].num_samples
+
+
+def generate_with_caches(out: Path) -> dict:
+    """Scored generation three times: cache cold, cache warm, and the cache on rank 0 only."""
+    shared, own = out / "cache", out / f"cache-rank{distributed.rank()}"
+    counts = [generate_scored(out / "cold", shared), generate_scored(out / "warm", shared)]
+    if distributed.is_main():
+        shutil.copytree(shared, own)
+    counts.append(generate_scored(out / "one-rank", own))  # rank 1's cache is empty: it trains its own classifier
+    return {"counts": counts}
+
+
+def skip_a_barrier() -> dict:
+    """Rank 0 waits at a barrier that rank 1 never reaches; what rank 0 is told."""
+    if distributed.is_main():
+        try:
+            distributed.barrier("only rank 0 calls this")
+        except DeepbenchError as error:
+            return {"error": str(error)}
+        return {"error": None}
+    time.sleep(3 * float(SHORT_TIMEOUT_S))  # long past the timeout, then leave
+    return {"error": None}
+
+
+def micro_suite(out: Path) -> dict:
+    """The micro suite end to end (scored generation on two classes, detect, Inception report) in this group."""
+    os.environ["DEEPBENCH_CACHE"] = str(out / "cache")
+    path = out / "micro.toml"
+    if distributed.is_main():
+        path.write_text(MICRO_SUITE)
+    distributed.barrier()
+    outcome = run_suite(config.load_suite(path), out / "suite")
+    return {"generators": outcome.experiments[0].report.results["generators"]}
 
 
 def train_config(max_steps: int) -> TrainConfig:
@@ -81,6 +145,12 @@ def task(name: str, out: Path) -> dict:
         return detector_scores()
     if name == "detector-timm":
         return detector_fit(TIMM_WITH_BATCHNORM_ACT)
+    if name == "generate-caches":
+        return generate_with_caches(out)
+    if name == "skip-barrier":
+        return skip_a_barrier()
+    if name == "suite":
+        return micro_suite(out)
     if name == "report":
         result = report(out, MetricOptions(num_samples=20, inception=False), "cpu", progress=False)
         return {"generators": result.results["generators"]}
@@ -105,11 +175,15 @@ def recording_writes(writes: list[str]) -> None:
 def worker(rank: int, world: int, port: int, name: str, out: Path, results: Path) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
+    if name == "skip-barrier":
+        os.environ["DEEPBENCH_DIST_TIMEOUT"] = SHORT_TIMEOUT_S
+    faulthandler.dump_traceback_later(HUNG_AFTER_S, exit=True)  # a hung pair fails with both ranks' stacks
     torch.set_num_threads(1)
     assert distributed.init_from_env()
     writes: list[str] = []
     recording_writes(writes)
     result = task(name, out)
+    faulthandler.cancel_dump_traceback_later()
     distributed.shutdown()
     torch.save({**result, "writes": writes}, results / f"rank{rank}.pt")
 
