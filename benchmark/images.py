@@ -37,6 +37,15 @@ class UnreadableImage(DeepbenchError):
     """A file that does not decode as an image: skipped by ``ImageFiles.tensors`` unless ``--strict``."""
 
 
+def check_image_batch(images, user: str) -> None:
+    """Refuse anything but a uint8 (N, C, H, W) tensor with 1 or 3 channels, naming ``user`` (what takes it)."""
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        described = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
+        raise DeepbenchError(f"{user} take a uint8 (N, C, H, W) tensor, got {described}")
+    if images.shape[1] not in (1, 3):
+        raise DeepbenchError(f"{user} take 1 or 3 channels, got {images.shape[1]}; pass --channels 1 or 3")
+
+
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     """Repeat gray to RGB or take RGB's ITU-R 601 luma, on a (..., C, H, W) uint8 tensor."""
     have = images.shape[-3]

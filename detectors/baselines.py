@@ -40,6 +40,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmark.errors import DeepbenchError
+from benchmark.images import check_image_batch
 from benchmark.registry import Registry
 from benchmark.rundir import read_json, write_json
 from detectors.metrics import threshold_at_eer
@@ -55,11 +56,7 @@ _LOG_FLOOR = 1e-8  # added to Fourier magnitudes before the log, as Durall et al
 
 
 def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        described = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
-        raise DeepbenchError(f"baselines take a uint8 (N, C, H, W) tensor, got {described}")
-    if images.shape[1] not in (1, 3):
-        raise DeepbenchError(f"baselines take 1 or 3 channels, got {images.shape[1]}; pass --channels 1 or 3")
+    check_image_batch(images, "baselines")
 
 
 def _in_chunks(featurise, images: torch.Tensor) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from benchmark.errors import DeepbenchError
+from benchmark.images import check_image_batch
 
 MATCH_CHOICES = ("auto", "off")
 LEVELS = 256
@@ -37,9 +38,7 @@ OVERREPRESENTED = 4  # how much more often the fakes must take a value than the 
 
 def value_counts(images: torch.Tensor) -> np.ndarray:
     """(C, 256) counts of each uint8 value per channel over all ``images`` (N, C, H, W)."""
-    if images.dtype != torch.uint8 or images.ndim != 4:
-        raise DeepbenchError(f"statistics matching takes uint8 (N, C, H, W) images, got {images.dtype} "
-                             f"{tuple(images.shape)}")
+    check_image_batch(images, "statistics-matching transforms")
     channels = images.transpose(0, 1).reshape(images.shape[1], -1)
     return np.stack([torch.bincount(channel.long(), minlength=LEVELS).numpy() for channel in channels])
 

@@ -29,7 +29,7 @@ from PIL import Image, JpegImagePlugin
 from torchvision.transforms.v2 import functional as F
 
 from benchmark.errors import DeepbenchError
-from benchmark.images import RESIZE_METHOD, resize
+from benchmark.images import RESIZE_METHOD, check_image_batch, resize
 from benchmark.registry import Registry
 
 SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")  # Pillow's names; get_sampling returns their index, -1 for none
@@ -45,11 +45,7 @@ IJG_CHROMA = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
 
 
 def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
-        described = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images)
-        raise DeepbenchError(f"perturbations take a uint8 (N, C, H, W) tensor, got {described}")
-    if images.shape[1] not in (1, 3):
-        raise DeepbenchError(f"perturbations take 1 or 3 channels, got {images.shape[1]}; pass --channels 1 or 3")
+    check_image_batch(images, "perturbations")
 
 
 # --- the perturbations -------------------------------------------------------------------------------------------

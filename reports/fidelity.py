@@ -23,6 +23,7 @@ import importlib.metadata
 import importlib.util
 import io
 import logging
+import math
 import os
 import urllib.parse
 import warnings
@@ -34,7 +35,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
-from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from tqdm.auto import tqdm
@@ -270,14 +270,30 @@ FID_SUBSET_NOTE = ("fid_subset_*: FIDs of k disjoint pairs of n reals and n fake
                    "upward against the headline fid at samples_real/samples_fake; compare them only with FIDs at n")
 
 
-def fid(real_stats: dict, fake_stats: dict) -> float:
-    """torch-fidelity's FID of two ``fid_features_to_statistics`` results."""
-    return fid_statistics_to_metric(real_stats, fake_stats, False)[KEY_METRIC_FID]
-
-
 def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """torch-fidelity's FID of two float64 (N, D) feature tensors."""
-    return fid(fid_features_to_statistics(real), fid_features_to_statistics(fake))
+    """FID of two float64 (N, D) feature sets: torch-fidelity's value, computed from the features.
+
+    FID = |mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2), and only the last term costs. With centred features
+    A (N1 x D) and B (N2 x D), S1 = A'A / (N1 - 1) and S2 = B'B / (N2 - 1), and the eigenvalues of S1 S2 are the
+    squared singular values of A B' / sqrt((N1 - 1)(N2 - 1)), so tr sqrt(S1 S2) is the sum of those singular
+    values: an N1 x N2 problem instead of torch-fidelity's D x D matrix square root. With more samples than
+    dimensions it is the D x D symmetric problem sqrt(S1) S2 sqrt(S1) instead, whose eigenvalues are those of
+    S1 S2. Both agree with torch-fidelity to 1e-6 relative (tests/reports/test_fidelity.py).
+    """
+    real, fake = real.double(), fake.double()
+    mean_real, mean_fake = real.mean(0), fake.mean(0)
+    centred_real, centred_fake = real - mean_real, fake - mean_fake
+    scale_real, scale_fake = len(real) - 1, len(fake) - 1
+    traces = (centred_real.square().sum() / scale_real + centred_fake.square().sum() / scale_fake).item()
+    if min(len(real), len(fake)) <= real.shape[1]:
+        cross = centred_real @ centred_fake.T
+        root_trace = torch.linalg.svdvals(cross).sum().item() / math.sqrt(scale_real * scale_fake)
+    else:
+        values, vectors = torch.linalg.eigh(centred_real.T @ centred_real / scale_real)
+        root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+        product = root @ (centred_fake.T @ centred_fake / scale_fake) @ root
+        root_trace = torch.linalg.eigvalsh(product).clamp(min=0).sqrt().sum().item()
+    return float((mean_real - mean_fake).square().sum().item() + traces - 2 * root_trace)
 
 
 def fid_subset_plan(real_count: int, fake_count: int) -> tuple[int, int]:

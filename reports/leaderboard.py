@@ -180,10 +180,11 @@ def shortcut_warnings(results: dict) -> list[str]:
             continue
         best, trivial = networks.loc[networks["auc"].idxmax()], baselines.loc[baselines["auc"].idxmax()]
         if trivial["auc"] >= best["auc"] - SHORTCUT_MARGIN:
+            how = "above" if trivial["auc"] > best["auc"] else f"within {SHORTCUT_MARGIN} of"
             warnings.append(f"Shortcut warning: on {eval_set} fakes, {trivial['detector']} (trained on {generator}) "
-                            f"reaches AUC {trivial['auc']:.3f}, within {SHORTCUT_MARGIN} of the best learned detector "
-                            f"({best['detector']}, {best['auc']:.3f}); the detectors may separate reals from fakes "
-                            f"by that statistic rather than by the generator's artefacts.")
+                            f"reaches AUC {trivial['auc']:.3f}, {how} the best learned detector ({best['detector']}, "
+                            f"{best['auc']:.3f}); the detectors may separate reals from fakes by that statistic "
+                            f"rather than by the generator's artefacts.")
     return warnings
 
 
