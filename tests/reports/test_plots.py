@@ -63,7 +63,9 @@ def test_grid_rejects_bad_input(tmp_path, images):
     assert not tmp_path.joinpath("grid.png").exists()
 
 
-def test_roc_curves(tmp_path):
+def test_roc_curves(tmp_path, monkeypatch):
+    lines, plot = [], plt.Axes.plot
+    monkeypatch.setattr(plt.Axes, "plot", lambda self, *a, **k: lines.append((a, k)) or plot(self, *a, **k))
     curves = [
         {"label": "cnn@dcgan", "fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.9, 1.0], "auc": 0.94},
         {"label": "capsule@dcgan", "fpr": np.linspace(0, 1, 50), "tpr": np.linspace(0, 1, 50) ** 0.3, "auc": 0.81},
@@ -72,6 +74,9 @@ def test_roc_curves(tmp_path):
     path = save_roc_curves(curves, tmp_path / "figures" / "roc.png", "ROC, cifar10 test")
     assert path == tmp_path / "figures" / "roc.png"
     assert web_sized(opened(path))
+    assert [k["label"] for _, k in lines] == ["cnn@dcgan (AUC 0.940)", "capsule@dcgan (AUC 0.810)",
+                                              "costs $5 and $6 (AUC 0.500)", "chance"]
+    np.testing.assert_array_equal(lines[1][0][1], curves[1]["tpr"])  # each curve drawn through its own points
 
 
 def test_auc_heatmap_with_missing_values(tmp_path):
@@ -101,10 +106,14 @@ def test_auc_heatmap_needs_a_detector(tmp_path):
         save_auc_heatmap({}, tmp_path / "auc.png")
 
 
-def test_robustness_plot(tmp_path):
+def test_robustness_plot(tmp_path, monkeypatch):
+    drawn, bar = [], plt.Axes.bar
+    monkeypatch.setattr(plt.Axes, "bar", lambda self, x, height, *a, **k: drawn.append(list(height)) or bar(
+        self, x, height, *a, **k))
     frame = pd.DataFrame({"cnn@dcgan": [0.99, 0.9, 0.55], "capsule@dcgan": [0.97, np.nan, 0.5]},
                          index=["none", "jpeg:75", "noise:0.1"])
     assert web_sized(opened(save_robustness_plot(frame, tmp_path / "robustness.png", "robustness")))
+    np.testing.assert_array_equal(drawn, frame.fillna(0).to_numpy().T)  # a series per detector, bars at its AUCs
 
 
 def test_robustness_plot_needs_values(tmp_path):
