@@ -4,7 +4,7 @@ Each stage reads only what an earlier stage wrote here, so any stage can be re-r
 its own. Every write is atomic (a temp file in the same folder, then ``os.replace``), so an interrupted
 or failed write leaves the previous file intact; every JSON carries a ``schema`` that readers check.
 
-Layout (see ARCHITECTURE.md)::
+Layout (docs/architecture.md has every file)::
 
     runs/<run>/run.json
     runs/<run>/generators/<gen>/{checkpoints/, samples/, losses.csv, fakes/}
