@@ -35,7 +35,7 @@ def test_detector_learns_a_separable_task(name, channels):
     train_images, train_labels = smooth_vs_checkerboard(256, seed=0, channels=channels)
     val_images, val_labels = smooth_vs_checkerboard(64, seed=1, channels=channels)
     test_images, test_labels = smooth_vs_checkerboard(128, seed=2, channels=channels)
-    detector = Detector(name, channels, 16, DetectorConfig(epochs=6, batch_size=32, lr=3e-3, augment="none"))
+    detector = Detector(name, channels, 16, DetectorConfig(epochs=8, batch_size=32, lr=3e-3, augment="none"))
     detector.fit(train_images, train_labels, val_images, val_labels, progress=False)
     metrics = detection_metrics(test_labels.numpy(), detector.decision_function(test_images), detector.threshold,
                                 detector.predict_proba(test_images))
