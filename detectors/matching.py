@@ -82,7 +82,7 @@ class StatisticsMatch:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """The images with every pixel value replaced through its channel's table (a new tensor)."""
-        value_counts(images[:1])  # the same checks as fitting
+        check_image_batch(images, "statistics-matching transforms")
         if images.shape[1] != len(self.lookup):
             raise DeepbenchError(f"the statistics match was fitted on {len(self.lookup)} channels, the images have "
                                  f"{images.shape[1]}")

@@ -92,13 +92,18 @@ def calibrated(logits, calibration: tuple[float, float]) -> np.ndarray:
     return 1 / (1 + np.exp(-(slope * np.asarray(logits, dtype=np.float64) + intercept)))
 
 
+def resolvable(labels: np.ndarray, fpr_limit: float) -> bool:
+    """Whether there are enough reals (at least ``1 / fpr_limit``) for a false positive rate of ``fpr_limit``."""
+    return (labels == 0).sum() * fpr_limit >= 1
+
+
 def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr_limit: float) -> float | None:
     """The highest true positive rate at a threshold whose false positive rate is at most ``fpr_limit``.
 
     None when there are fewer than ``1 / fpr_limit`` reals: with 400 reals, "FPR 0.001" can only mean FPR 0,
     and the figure would claim a resolution the sample does not have.
     """
-    if (labels == 0).sum() * fpr_limit < 1:
+    if not resolvable(labels, fpr_limit):
         return None
     fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     return float(tpr[fpr <= fpr_limit].max())
@@ -166,7 +171,7 @@ def bootstrap_intervals(labels: np.ndarray, scores: np.ndarray, threshold: float
     tail = 100 * (1 - level) / 2
     intervals = {f"{name}_ci": [float(np.percentile(drawn, tail)), float(np.percentile(drawn, 100 - tail))]
                  for name, drawn in statistics.items()}
-    if tpr_at_fpr(labels, scores, 0.01) is None:
+    if not resolvable(labels, 0.01):
         intervals["tpr_at_fpr_0.01_ci"] = None
     return intervals
 
