@@ -1,8 +1,13 @@
 """The command line: every command has help, errors are one line, the main job runs on embedded data."""
 
+import subprocess
+import sys
+
+import click
 import pytest
 from click.testing import CliRunner
 
+from benchmark import commands
 from benchmark.cli import main
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
@@ -25,6 +30,25 @@ def test_stage_commands_share_seed_and_device_options():
         output = invoke(command, "--help").output
         assert "--device [auto|cpu|cuda]" in output and "--data-root" in output
         assert ("--seed" in output) == (command != "run")  # a suite sets each experiment's seed
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_do_not_import_torch(option):
+    """They answer in well under a second because torch (seconds to import) stays unloaded."""
+    probe = ("import sys; from click.testing import CliRunner; from benchmark.cli import main; "
+             f"result = CliRunner().invoke(main, ['{option}']); assert result.exit_code == 0, result.output; "
+             "print(sorted(name for name in ('torch', 'torchvision', 'benchmark.commands') if name in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_command_list_is_what_the_commands_say_of_themselves():
+    listed = invoke("--help").output.split("Commands:\n")[1].splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(COMMANDS)
+    for line in listed:
+        name, summary = line.split(maxsplit=1)
+        command = getattr(commands, name)
+        assert isinstance(command, click.Command) and command.get_short_help_str(len(summary)) == summary
 
 
 def test_version():

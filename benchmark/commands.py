@@ -1,0 +1,318 @@
+"""The ``deepbench`` commands, one click command each, each calling one library function.
+
+:mod:`benchmark.cli` holds the group and imports this module only when a command runs or shows its help, because
+these imports (torch, torchvision, the registries of networks and data sets) take seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import click
+
+from benchmark import config, data
+from benchmark.errors import DeepbenchError
+from benchmark.folders import image_folders
+from benchmark.runtime import DEVICE_CHOICES, set_strict, set_threads
+from benchmark.sources import DATASETS
+from benchmark.suite import domain_quality_scorer, run_suite
+from detectors.baselines import BASELINES
+from detectors.detect import FORMAT_MATCH_CHOICES
+from detectors.detect import detect as run_detectors
+from detectors.detector import AUGMENT_CHOICES, DetectorConfig
+from detectors.matching import MATCH_CHOICES
+from detectors.networks import NETWORKS
+from detectors.perturb import PERTURBATIONS
+from generators.generate import generate as generate_sets
+from generators.registry import GENERATORS, GANConfig
+from generators.train import TrainConfig
+from reports.fidelity import fid_between as fid_between_folders
+from reports.generator_metrics import MetricOptions
+from reports.leaderboard import markdown_tables, update_leaderboard
+from reports.quiz import Quiz
+from reports.quiz_app import serve as serve_quiz
+from reports.report import export as export_results
+from reports.report import report as make_report
+
+
+
+def stack(*decorators):
+    """Apply click options in the order they are listed, so ``--help`` shows them in that order."""
+    return lambda command: functools.reduce(lambda cmd, option: option(cmd), reversed(decorators), command)
+
+
+seed_and_device = stack(
+    click.option("--seed", type=int, default=0, show_default=True, help="Seed for Python, NumPy and torch."),
+    click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+                 help="auto uses CUDA when a GPU is present."),
+)
+data_root_option = click.option(
+    "--data-root", type=click.Path(path_type=Path), default=None,
+    help="Folder holding the data sets [default: $DEEPBENCH_DATA, else ~/.cache/deepbench/data].")
+strict_option = click.option(
+    "--strict", is_flag=True, expose_value=False, callback=lambda ctx, param, value: set_strict(value),
+    help="Stop on an unreadable image in a folder data set [default: skip it with a warning that counts them].")
+data_options = stack(
+    data_root_option,
+    strict_option,
+    click.option("--download", is_flag=True,
+                 help="Allow downloads: missing data sets (torchvision), pretrained timm weights."),
+)
+
+
+def out_option(default: str | None):
+    return click.option("--out", type=click.Path(path_type=Path), default=default, required=default is None,
+                        show_default=default is not None, help="Run directory, e.g. runs/NAME.")
+
+
+def dataset_help() -> str:
+    return ("Data set spec: " + ", ".join(DATASETS.names()) +
+            "; a class subset after a colon (cifar10:dog, mnist:0,1); folder:PATH for an image folder.")
+
+
+@click.command()
+@data_root_option
+def datasets(data_root: Path | None):
+    """List the data set specs and which are found on disk."""
+    root = data.resolve_root(data_root)
+    click.echo(f"data root: {root}")
+    for name in DATASETS.names():
+        if name == "folder":
+            continue
+        location = DATASETS.get(name).locate(root)
+        status = "found" if location.exists() else "missing"
+        click.echo(f"  {name:<14} {status:<8} {location}  {DATASETS.summary(name)}")
+    click.echo(f"  {'folder:PATH':<14} {'':<8} {DATASETS.summary('folder')}")
+    for folder in image_folders(root):
+        click.echo(f"  {'folder':<14} found    {folder}  use --dataset folder:{folder}")
+
+
+def generator_help() -> str:
+    return "Generator to train (repeatable): " + ", ".join(GENERATORS.names()) + "."
+
+
+@click.command()
+@click.option("--dataset", default=data.DEFAULT_DATASET, show_default=True, help=dataset_help())
+@click.option("--generator", "generators", multiple=True, default=("dcgan",), show_default=True,
+              help=generator_help())
+@out_option(None)
+@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True, help="Training epochs.")
+@click.option("--max-steps", type=int, help="Stop after this many steps, before --epochs ends.")
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, help="Adam learning rate of both networks (sets --lr-g and --lr-d).")
+@click.option("--lr-g", type=float, default=TrainConfig.lr_g, show_default=True, help="Generator learning rate.")
+@click.option("--lr-d", type=float, default=TrainConfig.lr_d, show_default=True,
+              help="Discriminator learning rate (higher than --lr-g: TTUR).")
+@click.option("--beta1", type=float, default=TrainConfig.beta1, show_default=True, help="Adam beta1.")
+@click.option("--nz", type=int, default=GANConfig.nz, show_default=True, help="Latent size.")
+@click.option("--ngf", type=int, default=GANConfig.ngf, show_default=True, help="Generator width.")
+@click.option("--ndf", type=int, default=GANConfig.ndf, show_default=True, help="Discriminator width.")
+@click.option("--label-smoothing", type=float, default=0.0, show_default=True,
+              help="One-sided: real targets become 1 - this (e.g. 0.1).")
+@click.option("--instance-noise", type=float, default=0.0, show_default=True,
+              help="Std of noise on D's inputs, annealed to 0 (e.g. 0.1).")
+@click.option("--feature-matching", is_flag=True, help="G matches D's mean features on real data.")
+@click.option("--minibatch-std", is_flag=True, help="Minibatch standard deviation feature in D.")
+@click.option("--spectral-norm", is_flag=True, help="Spectral norm on D's layers (drops D's BatchNorm).")
+@click.option("--sync-bn", is_flag=True, help="Under torchrun: BatchNorm statistics over the global batch.")
+@click.option("--ema", "ema_decay", type=float, default=0.0, show_default=True,
+              help="EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA generator.")
+@click.option("--sample-every", type=int, default=TrainConfig.sample_every, show_default=True)
+@click.option("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every, show_default=True)
+@click.option("--score-every", type=int, default=TrainConfig.score_every, show_default=True,
+              help="Steps between quality scores that choose checkpoints/best.pt.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Only sample from this checkpoint.")
+@click.option("--num-samples", type=int, help="Fakes to write [default: size of the real test split].")
+@click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
+@click.option("--force", is_flag=True, help="Replace what --out holds (the named generators and what was derived "
+                                           "from fakes; the whole run if its data differ) instead of refusing.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the images to this many channels.")
+@click.option("--image-size", type=int, help="Resize the images to this square size (28, 32 or 64).")
+@seed_and_device
+@data_options
+def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
+             label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, sync_bn, ema_decay,
+             sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, force, channels,
+             image_size, seed, device, data_root, download):
+    """Train generators on a data set and write a synthetic data set of fakes."""
+    train_config = TrainConfig(
+        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr or lr_g, lr_d=lr or lr_d, beta1=beta1,
+        label_smoothing=label_smoothing, instance_noise=instance_noise, feature_matching=feature_matching,
+        ema_decay=ema_decay, sample_every=sample_every, checkpoint_every=checkpoint_every, score_every=score_every,
+        seed=seed, sync_bn=sync_bn)
+    gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+    results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
+                            device, data_root, download, int(channels) if channels else None, image_size,
+                            scorer_factory=domain_quality_scorer, force=force)
+    for result in results:
+        trained = f"trained {result.trained_steps} steps in {result.seconds:.0f} s, " if result.trained_steps else ""
+        click.echo(f"{result.generator}: {trained}{result.num_samples} fakes from {result.checkpoint.name} "
+                   f"(step {result.step}) in {result.fakes}")
+
+
+def detector_help() -> str:
+    return "Detector to train (repeatable): " + ", ".join(NETWORKS.names()) + ", or timm:MODEL (e.g. timm:resnet18)."
+
+
+@click.command()
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), required=True,
+              help="Run directory with fakes.")
+@click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
+@click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
+@click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
+              help="Extra folder of fakes to evaluate on (any size: resized, bilinear antialiased).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Evaluate this detector without training.")
+@click.option("--resume", is_flag=True, help="Keep finished detectors and continue interrupted ones.")
+@click.option("--force", is_flag=True, help="Retrain detectors whose folders exist, replacing them; with "
+                                           "--checkpoint, replace the evaluation it would overwrite.")
+@click.option("--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
+              help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
+@click.option("--match-statistics", type=click.Choice(MATCH_CHOICES), default="auto", show_default=True,
+              help="auto: also evaluate on fakes given the reals' pixel-value statistics (the headline protocol) "
+                   "and train on fakes half of which are so matched; off: the fakes as written only.")
+@click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
+              help="Evaluate under these perturbations (repeatable) [default: all].")
+@click.option("--epochs", type=int, default=DetectorConfig.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=DetectorConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, default=DetectorConfig.lr, show_default=True, help="AdamW learning rate.")
+@click.option("--patience", type=int, help="Stop after this many epochs without a lower validation loss "
+                                          "[default: train every epoch, keep the best].")
+@click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips in training.")
+@click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=DetectorConfig.augment, show_default=True,
+              help="robust: random Gaussian blur (sigma 0-3) and JPEG (quality 30-100) in training, as "
+                   "CNNDetection; none: the clean protocol.")
+@click.option("--blur-prob", type=float, default=DetectorConfig.blur_prob, show_default=True,
+              help="With --augment robust: share of training images blurred.")
+@click.option("--jpeg-prob", type=float, default=DetectorConfig.jpeg_prob, show_default=True,
+              help="With --augment robust: share of training images JPEG-compressed.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ").")
+@click.option("--pretrained", is_flag=True, help="timm detectors: start from pretrained weights (must be on disk).")
+@click.option("--seed", type=int, default=None,
+              help="Seed of training and of the fakes' train/val/test split [default: 0; with --checkpoint, the "
+                   "detector's own, which is the only one accepted].")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="auto uses CUDA when a GPU is present.")
+@data_options
+def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, match_statistics,
+           perturbations, epochs, batch_size, lr, patience, flip, augment, blur_prob, jpeg_prob, baselines, pretrained,
+           seed, device, data_root, download):
+    """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
+    if checkpoint is not None:
+        options = None if seed is None else DetectorConfig(seed=seed)
+    else:
+        options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
+                                 augment=augment, blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained,
+                                 seed=seed or 0)
+    extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
+    results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, options,
+                            perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force,
+                            baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics)
+    for result in results:
+        clean = [row for row in result.rows if row["perturbation"] == "none"]
+        scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}"
+                           + ("" if row["protocol"] == clean[0]["protocol"] else f" ({row['protocol']})")
+                           for row in clean)
+        click.echo(f"{result.detector}@{result.train_generator}: {scores}")
+    click.echo(f"results: {Path(run_dir) / 'detectors' / 'eval.csv'}")
+
+
+@click.command()
+@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), help="Run directory to report on.")
+@click.option("--num-samples", type=int, default=MetricOptions.num_samples, show_default=True,
+              help="Fakes (and reals) per metric; fewer are faster, and bias FID upward.")
+@click.option("--inception/--no-inception", default=True, show_default=True,
+              help="Inception metrics (FID, KID, PR, IS); slow on a CPU. Domain scores are always computed.")
+@click.option("--export", type=click.Path(path_type=Path), help="Also write the run's results to this JSON.")
+@click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), metavar="DIR_A DIR_B",
+              help="FID, KID and precision/recall of the images in DIR_B against those in DIR_A.")
+@click.option("--leaderboard", type=click.Path(path_type=Path), metavar="DIR",
+              help="Render the leaderboard from the result JSONs in DIR (into -o).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file of --leaderboard.")
+@click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file is stale instead of writing.")
+@seed_and_device
+@data_options
+def report(run_dir, num_samples, inception, export, fid_between, leaderboard, output, check, seed, device, data_root,
+           download):
+    """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
+    modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between),
+                                      ("--leaderboard", leaderboard)) if value]
+    if len(modes) != 1:
+        raise DeepbenchError(f"pass exactly one of --run, --fid-between and --leaderboard (got "
+                             f"{', '.join(modes) or 'none'})")
+    if check and not leaderboard or leaderboard and output is None:
+        raise DeepbenchError("--check goes with --leaderboard, and --leaderboard needs -o FILE")
+    if export and not run_dir:
+        raise DeepbenchError("--export needs --run: it writes that run's results")
+    if leaderboard:
+        update_leaderboard(leaderboard, output, check)
+        click.echo(f"{output} is up to date" if check else f"wrote {output}")
+    elif fid_between:
+        metrics = fid_between_folders(*fid_between, max_real=num_samples, device=device, seed=seed)
+        for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage", "samples_real",
+                    "samples_fake"):
+            click.echo(f"{key}: {metrics[key]}")
+        click.echo(f"FID: {metrics['fid']}")
+    else:
+        options = MetricOptions(num_samples=num_samples, inception=inception, seed=seed)
+        result = make_report(run_dir, options, device, data_root, download)
+        click.echo(markdown_tables(result.results))
+        if export:
+            click.echo(f"results: {export_results(run_dir, export)}")
+        click.echo(f"report: {result.index}")
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory to quiz on.")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port of the page (0: any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets other machines take the quiz.")
+@click.option("--rounds", type=int, default=40, show_default=True,
+              help="Images per session: half reals, half fakes shared by the generators.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the first session's order; each later session takes the next seed.")
+@data_options
+def quiz(run_dir, port, host, rounds, seed, data_root, download):
+    """Serve a "real or fake?" page that measures how well people spot each generator's fakes."""
+    questions = Quiz(run_dir, rounds, seed, data_root, download)
+    server = serve_quiz(questions, host, port)
+    click.echo(f"quiz on http://{host}:{server.server_port}/ (answers go to {questions.answers_file}); "
+               f"Ctrl-C stops it")
+    server.serve_forever()  # returns on Ctrl-C, with the socket closed
+    click.echo(f"quiz stopped; answers are in {questions.answers_file}")
+
+
+def suite_help() -> str:
+    return f"Built-in suite ({', '.join(config.suite_names())}) or a TOML file."
+
+
+@click.command()
+@click.option("--suite", "suite_name", default="quick", show_default=True, help=suite_help())
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: runs/<suite>].")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run: skip finished stages, continue the rest.")
+@click.option("--force", is_flag=True, help="Start the suite's experiments again, deleting their earlier runs.")
+@click.option("--experiment", "experiments", multiple=True, metavar="NAME",
+              help="Run only these experiments of the suite [default: all].")
+@click.option("--dataset", "datasets", multiple=True, metavar="NAME=SPEC",
+              help="Replace a data set of the suite, e.g. cifar10=folder:../shared/data/cifar10-jpeg.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="auto uses CUDA when a GPU is present.")
+@data_options
+def run(suite_name: str, out: Path | None, resume: bool, force: bool, experiments: tuple[str, ...],
+        datasets: tuple[str, ...], device: str, data_root: Path | None, download: bool):
+    """Run a benchmark suite end to end: generate, detect and report for each experiment."""
+    started = time.perf_counter()
+    suite = config.select_experiments(config.load_suite(suite_name, config.parse_overrides(datasets)), experiments)
+    if suite.threads is not None and click.get_current_context().find_root().params.get("threads") is None:
+        set_threads(suite.threads)  # the suite's figures are reproducible at its thread count
+    outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download, force)
+    for experiment in outcome.experiments:
+        done = ", ".join(experiment.ran) or "nothing"
+        skipped = f" (finished earlier: {', '.join(experiment.skipped)})" if experiment.skipped else ""
+        click.echo(f"## {experiment.experiment.name}: ran {done}{skipped}\n")
+        click.echo(markdown_tables(experiment.report.results))
+        click.echo(f"report: {experiment.report.index}\n")
+    click.echo(f"leaderboard: {outcome.leaderboard}")
+    click.echo(f"suite {suite.name} took {time.perf_counter() - started:.0f} s")
