@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from benchmark import DISTRIBUTION
 from benchmark.errors import DeepbenchError
 
 COMMANDS_MODULE = "benchmark.commands"
@@ -72,7 +73,7 @@ class DeepbenchGroup(click.Group):
 
 
 @click.group(cls=DeepbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(metadata.version("deepbench"), prog_name="deepbench")
+@click.version_option(metadata.version(DISTRIBUTION), prog_name="deepbench")
 @click.option("-v", "--verbose", "verbosity", flag_value=1, help="Debug logging.")
 @click.option("-q", "--quiet", "verbosity", flag_value=-1, help="No progress bars; warnings and errors only.")
 @click.option("--threads", type=int, help="torch CPU threads; results on a CPU are bit-identical only at the same "

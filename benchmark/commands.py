@@ -37,7 +37,6 @@ from reports.report import export as export_results
 from reports.report import report as make_report
 
 
-
 def stack(*decorators):
     """Apply click options in the order they are listed, so ``--help`` shows them in that order."""
     return lambda command: functools.reduce(lambda cmd, option: option(cmd), reversed(decorators), command)
@@ -62,9 +61,10 @@ data_options = stack(
 )
 
 
-def out_option(default: str | None):
-    return click.option("--out", type=click.Path(path_type=Path), default=default, required=default is None,
-                        show_default=default is not None, help="Run directory, e.g. runs/NAME.")
+def run_dir_option(name: str, help: str, required: bool = True):
+    """A run directory, as ``name`` (``--out`` where the command creates it, ``--run`` where it reads it) or as
+    ``--run-dir``, the same in every command."""
+    return click.option(name, "--run-dir", "run_dir", type=click.Path(path_type=Path), required=required, help=help)
 
 
 def dataset_help() -> str:
@@ -97,7 +97,7 @@ def generator_help() -> str:
 @click.option("--dataset", default=data.DEFAULT_DATASET, show_default=True, help=dataset_help())
 @click.option("--generator", "generators", multiple=True, default=("dcgan",), show_default=True,
               help=generator_help())
-@out_option(None)
+@run_dir_option("--out", "Run directory to create or resume, e.g. runs/NAME.")
 @click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True, help="Training epochs.")
 @click.option("--max-steps", type=int, help="Stop after this many steps, before --epochs ends.")
 @click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
@@ -132,7 +132,7 @@ def generator_help() -> str:
 @click.option("--image-size", type=int, help="Resize the images to this square size (28, 32 or 64).")
 @seed_and_device
 @data_options
-def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
+def generate(dataset, generators, run_dir, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
              label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, sync_bn, ema_decay,
              sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, force, channels,
              image_size, seed, device, data_root, download):
@@ -143,7 +143,7 @@ def generate(dataset, generators, out, epochs, max_steps, batch_size, lr, lr_g, 
         ema_decay=ema_decay, sample_every=sample_every, checkpoint_every=checkpoint_every, score_every=score_every,
         seed=seed, sync_bn=sync_bn)
     gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
-    results = generate_sets(dataset, generators, out, train_config, gan_config, checkpoint, num_samples, resume,
+    results = generate_sets(dataset, generators, run_dir, train_config, gan_config, checkpoint, num_samples, resume,
                             device, data_root, download, int(channels) if channels else None, image_size,
                             scorer_factory=domain_quality_scorer, force=force)
     for result in results:
@@ -157,8 +157,7 @@ def detector_help() -> str:
 
 
 @click.command()
-@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), required=True,
-              help="Run directory with fakes.")
+@run_dir_option("--run", "Run directory with fakes.")
 @click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
 @click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
 @click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
@@ -220,7 +219,7 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 
 
 @click.command()
-@click.option("--run", "--run-dir", "run_dir", type=click.Path(path_type=Path), help="Run directory to report on.")
+@run_dir_option("--run", "Run directory to report on.", required=False)
 @click.option("--num-samples", type=int, default=MetricOptions.num_samples, show_default=True,
               help="Fakes (and reals) per metric; fewer are faster, and bias FID upward.")
 @click.option("--inception/--no-inception", default=True, show_default=True,
@@ -262,10 +261,11 @@ def report(run_dir, num_samples, inception, export, fid_between, leaderboard, ou
         if export:
             click.echo(f"results: {export_results(run_dir, export)}")
         click.echo(f"report: {result.index}")
+        click.echo(result.times.line())
 
 
 @click.command()
-@click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory to quiz on.")
+@run_dir_option("--run", "Run directory to quiz on.")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port of the page (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 lets other machines take the quiz.")

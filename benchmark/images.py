@@ -20,10 +20,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
-from tqdm.auto import tqdm
 
 from benchmark.errors import DeepbenchError
-from benchmark.runtime import show_progress, strict
+from benchmark.runtime import progress_bar, strict
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +211,8 @@ class ImageFiles(ImageDataset):
         that counts them, so one bad file in 50,000 does not stop a run; under ``--strict`` they stop it."""
         images = torch.empty((len(self), self.channels, *self.image_size), dtype=torch.uint8)
         readable = torch.ones(len(self), dtype=torch.bool)
-        show = show_progress() if progress is None else progress
-        for index in tqdm(range(len(self)), desc=f"decoding {self.description}", disable=not show, unit="img",
-                          leave=False):
+        for index in progress_bar(range(len(self)), show=progress, desc=f"decoding {self.description}", unit="img",
+                                  leave=False):
             try:
                 images[index] = self[index][0]
             except UnreadableImage:

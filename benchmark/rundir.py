@@ -34,10 +34,11 @@ from typing import Any
 
 import torch
 
+from benchmark import DISTRIBUTION
 from benchmark.errors import DeepbenchError
 
 SCHEMA_VERSION = 1
-RECORDED_PACKAGES = ("deepbench", "torch", "torchvision", "timm", "torch-fidelity", "numpy", "scikit-learn")
+RECORDED_PACKAGES = ("torch", "torchvision", "timm", "torch-fidelity", "numpy", "scikit-learn")
 
 
 def schema_name(kind: str) -> str:
@@ -186,7 +187,7 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages whose behaviour the numbers depend on."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": platform.python_version(), "deepbench": metadata.version(DISTRIBUTION)}
     for name in RECORDED_PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -206,6 +207,51 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+LAST_CHECKPOINT, BEST_CHECKPOINT = "last.pt", "best.pt"
+EVALUATION = "eval.json"
+
+
+@dataclass(frozen=True)
+class DetectorFiles:
+    """The files of one detector folder, ``detectors/<det>@<gen>/``."""
+
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def checkpoint(self) -> Path:
+        """The trained detector, written when training ends."""
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def training_state(self) -> Path:
+        """The state after the last finished epoch, which ``--resume`` continues; gone once training ends."""
+        return self.folder / "training.pt"
+
+    @property
+    def history(self) -> Path:
+        return self.folder / "history.csv"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.folder / EVALUATION
+
+    @property
+    def evaluation_table(self) -> Path:
+        return self.folder / "eval.csv"
+
+    def baseline(self, protocol: str) -> Path:
+        """A trivial-statistics baseline fitted under ``protocol``."""
+        return self.folder / f"{protocol}-baseline.json"
+
+    def trained(self) -> tuple[Path, ...]:
+        """What retraining replaces (``--force``)."""
+        return self.checkpoint, self.training_state, self.history, self.evaluation, self.evaluation_table
+
+
 @dataclass(frozen=True)
 class RunDir:
     """Paths of one run directory; creating the object touches nothing on disk."""
@@ -219,11 +265,24 @@ class RunDir:
     def run_json(self) -> Path:
         return self.root / "run.json"
 
+    @property
+    def suite_record(self) -> Path:
+        """What ``deepbench run`` records of the suite experiment this run belongs to."""
+        return self.root / "suite.json"
+
     def generator(self, name: str) -> Path:
         return self.root / "generators" / path_component(name, "generator name")
 
     def checkpoints(self, generator: str) -> Path:
         return self.generator(generator) / "checkpoints"
+
+    def last_checkpoint(self, generator: str) -> Path:
+        """The latest training state, which ``--resume`` continues from."""
+        return self.checkpoints(generator) / LAST_CHECKPOINT
+
+    def best_checkpoint(self, generator: str) -> Path:
+        """The best-scoring checkpoint on training data, which fakes are sampled from."""
+        return self.checkpoints(generator) / BEST_CHECKPOINT
 
     def samples(self, generator: str) -> Path:
         return self.generator(generator) / "samples"
@@ -231,9 +290,23 @@ class RunDir:
     def fakes(self, generator: str) -> Path:
         return self.generator(generator) / "fakes"
 
-    def detector(self, detector: str, generator: str) -> Path:
+    def detector(self, detector: str, generator: str) -> DetectorFiles:
         path_component(detector, "detector name")
-        return self.root / "detectors" / f"{detector}@{path_component(generator, 'generator name')}"
+        return DetectorFiles(self.root / "detectors" / f"{detector}@{path_component(generator, 'generator name')}")
+
+    def detectors(self) -> list[DetectorFiles]:
+        """The detector folders that hold an evaluation, sorted by name."""
+        return [DetectorFiles(path.parent) for path in sorted((self.root / "detectors").glob(f"*/{EVALUATION}"))]
+
+    @property
+    def detection_table(self) -> Path:
+        """Every detector's evaluation rows in one CSV."""
+        return self.root / "detectors" / "eval.csv"
+
+    @property
+    def quiz_answers(self) -> Path:
+        """The answers of people to ``deepbench quiz``; it only grows."""
+        return self.root / "quiz" / "answers.csv"
 
     def metrics(self, generator: str) -> Path:
         return self.root / "metrics" / f"{path_component(generator, 'generator name')}.json"
@@ -250,7 +323,7 @@ class RunDir:
     def discard(self, generators: list[str] | None = None) -> None:
         """Delete the named generators and everything derived from any fakes (detectors, metrics, report);
         ``None`` deletes the whole run. Only the run's own files and folders are touched (``--force``)."""
-        derived = [self.root / "detectors", self.report, self.root / "suite.json"]
+        derived = [self.root / "detectors", self.report, self.suite_record]
         if generators is None:
             doomed = [self.root / "generators", self.root / "metrics", self.run_json, *derived]
         else:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
@@ -81,9 +83,12 @@ def set_verbosity(level: int) -> None:
                         format="%(message)s", force=True)
 
 
-def show_progress() -> bool:
-    """Whether long loops draw a progress bar."""
-    return _verbosity >= 0
+def progress_bar(iterable=None, *, show: bool | None = None, **options) -> tqdm:
+    """A tqdm bar over long work, drawn by one rank: redrawn live on a terminal; into a log file (stderr not a
+    terminal) at most a line a minute, so that logs of hour-long runs stay readable; none under ``-q`` or with
+    ``show=False`` (``None``: as the command line says)."""
+    visible = (_verbosity >= 0 if show is None else show) and distributed.is_main()
+    return tqdm(iterable, disable=not visible, mininterval=0.1 if sys.stderr.isatty() else 60, **options)
 
 
 _strict = False

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from benchmark import distributed
 from benchmark.config import Experiment, Suite
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
 from benchmark.rundir import RunDir, read_json, write_json, write_text
-from benchmark.runtime import show_progress
+from benchmark.runtime import progress_bar
 from detectors.detect import detect
 from detectors.detector import DetectorConfig
 from generators.generate import generate
@@ -88,7 +87,7 @@ class StageState:
     """``suite.json`` of one experiment: which stages finished, under which options."""
 
     def __init__(self, run: RunDir):
-        self.path = run.root / "suite.json"
+        self.path = run.suite_record
         self.done = read_json(self.path, STATE_KIND)["stages"] if self.path.exists() else {}
 
     def finished(self, stage: str, options: dict) -> bool:
@@ -144,8 +143,7 @@ def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device
         RunDir(out / name).discard()
     distributed.barrier()  # the deletions are done before any rank reads the runs
     outcomes = []
-    with tqdm(total=len(suite.experiments) * len(STAGES), desc=f"suite {suite.name}", unit="stage",
-              disable=not show_progress()) as bar:
+    with progress_bar(total=len(suite.experiments) * len(STAGES), desc=f"suite {suite.name}", unit="stage") as bar:
         for experiment, config in zip(suite.experiments, configs, strict=True):
             outcomes.append(run_experiment(experiment, config, out, device, data_root, download, bar.update))
     results = [outcome.report.results for outcome in outcomes]

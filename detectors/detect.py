@@ -30,7 +30,7 @@ from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import RESIZE_METHOD, ImageDataset
-from benchmark.rundir import RunDir, load_checkpoint, write_csv
+from benchmark.rundir import DetectorFiles, RunDir, load_checkpoint, write_csv
 from benchmark.runtime import resolve_device, seed_everything
 from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, refuse_other_options, training_options
@@ -48,15 +48,13 @@ from detectors.sets import (
 
 log = logging.getLogger(__name__)
 FORMAT_MATCH_CHOICES = ("auto", "off")
-CHECKPOINT, TRAINING_STATE, EVALUATION, BASELINE_FILE = "checkpoint.pt", "training.pt", "eval.json", "baseline.json"
-DETECTOR_FILES = (CHECKPOINT, TRAINING_STATE, "history.csv", EVALUATION, "eval.csv")  # what force replaces
 
 
 @dataclass
 class DetectResult:
     detector: str
     train_generator: str
-    folder: Path
+    files: DetectorFiles
     rows: list[dict]
 
 
@@ -106,7 +104,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
     if loaded is not None:
         _check_evaluation_target(run.detector(loaded.name.replace(":", "-"), label), force)
-    folders = {} if checkpoint is not None else {
+    folders = {} if checkpoint is not None else {  # the files of each detector to train, and its name
         run.detector(name.replace(":", "-"), generator): name for generator in train_on or generators
         for name in detectors}
     _check_existing(list(folders), resume, force)
@@ -144,13 +142,13 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
         for generator in train_on or generators:
             train_set, val_set = sets.training(generator)
             for name in detectors:
-                folder = run.detector(name.replace(":", "-"), generator)
-                if folder in finished:
-                    detector = finished[folder]
+                files = run.detector(name.replace(":", "-"), generator)
+                if files in finished:
+                    detector = finished[files]
                 else:
                     detector = Detector(name, shape["channels"], shape["image_size"][0], config, torch_device,
                                         download)
-                    _fit_into(folder, detector, train_set, val_set, force)
+                    _fit_into(files, detector, train_set, val_set, force)
                 results.append(evaluation(detector, generator, perturbations=perturbations))
             for kind in baselines:  # seconds each: refitted on every call rather than resumed
                 results.append(_baseline_into(run, kind, generator, sets, context, config.seed))
@@ -168,42 +166,43 @@ def _check_flags(checkpoint: str | os.PathLike | None, resume: bool, force: bool
         raise DeepbenchError("--checkpoint only evaluates the given detector and trains none; drop --resume")
 
 
-def _check_evaluation_target(folder: Path, force: bool) -> None:
+def _check_evaluation_target(files: DetectorFiles, force: bool) -> None:
     """Evaluating a checkpoint never silently replaces the results a trained detector's folder already holds."""
-    if (folder / EVALUATION).exists() and not force:
-        raise DeepbenchError(f"{folder / EVALUATION} exists; pass --force to replace it with this evaluation, or "
+    if files.evaluation.exists() and not force:
+        raise DeepbenchError(f"{files.evaluation} exists; pass --force to replace it with this evaluation, or "
                              f"evaluate into another run")
 
 
-def _check_existing(folders: list[Path], resume: bool, force: bool) -> None:
+def _check_existing(folders: list[DetectorFiles], resume: bool, force: bool) -> None:
     """Refuse, before any training, to overwrite what an earlier run left: keeping or replacing it is a choice."""
-    existing = [f for f in folders if (f / CHECKPOINT).exists() or (f / TRAINING_STATE).exists()]
+    existing = [f.folder for f in folders if f.checkpoint.exists() or f.training_state.exists()]
     if existing and not (resume or force):
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise DeepbenchError(f"{existing[0]} exists{more}; pass --resume to keep finished detectors and continue "
                              f"interrupted ones, or --force to retrain them")
 
 
-def _resumable(folders: dict[Path, str], wanted: dict, device: torch.device) -> dict[Path, Detector]:
+def _resumable(folders: dict[DetectorFiles, str], wanted: dict,
+               device: torch.device) -> dict[DetectorFiles, Detector]:
     """The finished detectors, loaded, after checking that every saved one was trained with ``wanted`` options.
 
     Interrupted trainings are checked here too (``fit`` checks them again), so that a mismatch late in the
     list fails before the first detector trains rather than after hours of work.
     """
     finished = {}
-    for folder, name in folders.items():
-        if (folder / CHECKPOINT).exists():
-            detector = Detector.load(folder / CHECKPOINT, device)
-            refuse_other_options(folder / CHECKPOINT, detector.options(), wanted)
-            finished[folder] = detector
-        elif (folder / TRAINING_STATE).exists():
-            state = load_checkpoint(folder / TRAINING_STATE, f"detector-training:{name}")
+    for files, name in folders.items():
+        if files.checkpoint.exists():
+            detector = Detector.load(files.checkpoint, device)
+            refuse_other_options(files.checkpoint, detector.options(), wanted)
+            finished[files] = detector
+        elif files.training_state.exists():
+            state = load_checkpoint(files.training_state, f"detector-training:{name}")
             saved = training_options(state["config"], state["channels"], state["image_size"])
-            refuse_other_options(folder / TRAINING_STATE, saved, wanted)
+            refuse_other_options(files.training_state, saved, wanted)
     return finished
 
 
-def _fit_into(folder: Path, detector: Detector, train_set: LabelledImages, val_set: LabelledImages,
+def _fit_into(files: DetectorFiles, detector: Detector, train_set: LabelledImages, val_set: LabelledImages,
              force: bool) -> None:
     """Train with a state in ``training.pt`` after each epoch, removed once ``checkpoint.pt`` marks the end.
 
@@ -211,15 +210,14 @@ def _fit_into(folder: Path, detector: Detector, train_set: LabelledImages, val_s
     """
     main = distributed.is_main()
     if force and main:
-        for name in DETECTOR_FILES:
-            (folder / name).unlink(missing_ok=True)
+        for path in files.trained():
+            path.unlink(missing_ok=True)
     distributed.barrier()  # no rank may find the training state that --force is deleting
-    state_path = folder / TRAINING_STATE
-    detector.fit(train_set.images, train_set.labels, val_set.images, val_set.labels, state_path=state_path)
+    detector.fit(train_set.images, train_set.labels, val_set.images, val_set.labels, state_path=files.training_state)
     if main:
-        write_csv(folder / "history.csv", detector.history)  # before the checkpoint: a finished detector has both
-        detector.save(folder / CHECKPOINT)
-        state_path.unlink()
+        write_csv(files.history, detector.history)  # before the checkpoint: a finished detector has both
+        detector.save(files.checkpoint)
+        files.training_state.unlink()
 
 
 def _evaluate_into(run: RunDir, detector, generator: str, eval_sets: dict[str, dict[str, LabelledImages]],
@@ -230,12 +228,12 @@ def _evaluate_into(run: RunDir, detector, generator: str, eval_sets: dict[str, d
     for protocol, sets in eval_sets.items():
         chosen = perturbations if protocol == next(iter(eval_sets)) else ("none",)
         rows += [{**row, "protocol": protocol} for row in evaluate(detector, sets, chosen, seed)]
-    folder = run.detector(detector.name.replace(":", "-"), generator)
+    files = run.detector(detector.name.replace(":", "-"), generator)
     if distributed.is_main():
-        write_evaluation(folder, detector.name, generator, rows, {
+        write_evaluation(files, detector.name, generator, rows, {
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), **context})
-    return DetectResult(detector.name, generator, folder, rows)
+    return DetectResult(detector.name, generator, files, rows)
 
 
 @dataclass
@@ -313,16 +311,16 @@ def _baseline_into(run: RunDir, kind: str, generator: str, sets: DetectionSets, 
         train_set, val_set = sets.baseline_training(protocol, generator)
         baseline = StatisticsBaseline(kind, seed).fit(train_set.images, train_set.labels, val_set.images,
                                                       val_set.labels)
-        folder = run.detector(baseline.name.replace(":", "-"), generator)
+        files = run.detector(baseline.name.replace(":", "-"), generator)
         if distributed.is_main():
-            baseline.save(folder / f"{protocol}-{BASELINE_FILE}")
+            baseline.save(files.baseline(protocol))
         rows += [{**row, "protocol": protocol} for row in evaluate(baseline, eval_sets, ("none",), seed)]
     if distributed.is_main():
-        write_evaluation(folder, baseline.name, generator, rows, {"baseline": baseline.options(), **context})
-    return DetectResult(baseline.name, generator, folder, rows)
+        write_evaluation(files, baseline.name, generator, rows, {"baseline": baseline.options(), **context})
+    return DetectResult(baseline.name, generator, files, rows)
 
 
 def write_summary(run: RunDir) -> Path:
     """``detectors/eval.csv``: every detector's rows in one flat table."""
-    frames = [pd.read_csv(path) for path in sorted((run.root / "detectors").glob("*/eval.csv"))]
-    return write_csv(run.root / "detectors" / "eval.csv", pd.concat(frames, ignore_index=True))
+    frames = [pd.read_csv(files.evaluation_table) for files in run.detectors()]
+    return write_csv(run.detection_table, pd.concat(frames, ignore_index=True))

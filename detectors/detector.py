@@ -45,14 +45,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from tqdm.auto import tqdm
 
 from benchmark import distributed, sync_batchnorm
 from benchmark.capsules import margin_loss
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint
-from benchmark.runtime import show_progress
+from benchmark.runtime import progress_bar
 from detectors.metrics import calibrated, threshold_at_eer
 from detectors.networks import create_network, fake_logit
 from detectors.perturb import gaussian_blur, jpeg
@@ -167,9 +166,8 @@ class Detector:
         training = _Training(self, len(train_images) // batch_size, state_path)
         statistics_images = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(
             self.config.seed))[:BATCHNORM_SAMPLES]]
-        show = show_progress() if progress is None else progress
         while not training.done():
-            train_loss = self._train_epoch(training, train_images, train_labels, batch_size, show)
+            train_loss = self._train_epoch(training, train_images, train_labels, batch_size, progress)
             self.recompute_batchnorm(statistics_images)
             outputs = self._outputs(val_images)
             logits = fake_logit(self.network.loss, outputs).double().cpu().numpy()
@@ -201,15 +199,15 @@ class Detector:
         self.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
     def _train_epoch(self, training: _Training, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                     show: bool) -> float:
+                     progress: bool | None) -> float:
         """One pass in an order drawn from the training's own generator, never the global RNG; the mean loss."""
         self.network.train()
         order = torch.randperm(len(images), generator=training.rng)
         part = distributed.local_batch(batch_size)
         losses = []
         batches = range(0, training.steps_per_epoch * batch_size, batch_size)
-        for start in tqdm(batches, desc=f"{self.name} epoch {training.epoch + 1}", unit="batch",
-                          disable=not show or not distributed.is_main(), leave=False):
+        for start in progress_bar(batches, show=progress, desc=f"{self.name} epoch {training.epoch + 1}", unit="batch",
+                                  leave=False):
             rows = order[start:start + batch_size]
             inputs = to_unit_range(self._augment(images[rows], training.rng, part)).to(self.device)
             losses.append(training.step(self._loss(training.model(inputs), labels[rows[part]].to(self.device))))

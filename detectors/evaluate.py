@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.rundir import write_csv, write_json
+from benchmark.rundir import DetectorFiles, write_csv, write_json
 from detectors.metrics import BOOTSTRAP, calibrated, detection_metrics, roc_points
 from detectors.perturb import PERTURBATIONS, perturb
 from detectors.sets import LabelledImages
@@ -39,12 +39,12 @@ def evaluate(detector, eval_sets: dict[str, LabelledImages], perturbations=PERTU
     return rows
 
 
-def write_evaluation(folder: Path, detector: str, train_generator: str, rows: list[dict], context: dict,
-                     name: str = "eval") -> Path:
-    """``<name>.json`` (the rows with their context: threshold, splits, format matching) and ``<name>.csv``."""
-    path = folder / f"{name}.json"
+def write_evaluation(files: DetectorFiles, detector: str, train_generator: str, rows: list[dict],
+                     context: dict) -> Path:
+    """``eval.json`` (the rows with their context: threshold, splits, format matching) and ``eval.csv``."""
+    path = files.evaluation
     write_json(path, {"detector": detector, "train_generator": train_generator, **context, "results": rows}, "eval")
     flat = pd.DataFrame([{"detector": detector, "train_generator": train_generator, **row} for row in rows])
     flat = flat.drop(columns="roc", errors="ignore")  # curves stay in the JSON
-    write_csv(folder / f"{name}.csv", flat)
+    write_csv(files.evaluation_table, flat)
     return path

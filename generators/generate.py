@@ -82,7 +82,7 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
             gan = create_gan(name, train_set.channels, train_set.image_size, len(train_set.classes), gan_config)
             result = train(gan, images, labels, run.generator(name), train_config, torch_device, resume, scorer,
                            progress)
-            best = run.checkpoints(name) / "best.pt"
+            best = run.best_checkpoint(name)
             chosen = best if result.best_step is not None and best.exists() else result.checkpoint
             loaded = load_generator(chosen, torch_device)
             log.info("%s: sampling from %s (step %d of %d)", name, chosen.name, loaded.step, result.step)
@@ -119,7 +119,7 @@ def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:
         run.discard(None if differing else config["generators"])
     elif not resume and not config["checkpoint"]:
         for name in config["generators"]:  # refused now, not after the data are loaded and a scorer trained
-            refuse_to_overwrite(run.checkpoints(name) / "last.pt")
+            refuse_to_overwrite(run.last_checkpoint(name))
 
 
 def _sample(run: RunDir, loaded, count: int, seed: int, classes: list[str], trained_steps: int | None,

@@ -17,13 +17,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 from torchvision.transforms.v2.functional import to_pil_image
-from tqdm.auto import tqdm
 
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.rundir import file_digest, load_checkpoint, write_csv
-from benchmark.runtime import show_progress
+from benchmark.runtime import progress_bar
 from generators.registry import GAN, GANConfig, create_gan
 
 
@@ -80,8 +79,7 @@ def sample_fakes(loaded: LoadedGenerator, out_dir: str | Path, num_samples: int,
     noise = torch.Generator().manual_seed(seed)
     starts = range(0, num_samples, batch_size)
     rows = []
-    show = (show_progress() if progress is None else progress) and main
-    bar = tqdm(total=len(starts), desc=f"sampling {gan.name}", unit="batch", disable=not show)
+    bar = progress_bar(total=len(starts), show=progress, desc=f"sampling {gan.name}", unit="batch")
     for first in range(0, len(starts), world):  # one round: batch first + r for rank r
         mine = torch.empty(0, gan.channels, gan.image_size, gan.image_size, dtype=torch.uint8)
         for batch in range(first, min(first + world, len(starts))):

@@ -29,13 +29,19 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
 
 from benchmark import distributed, sync_batchnorm
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
-from benchmark.rundir import load_checkpoint, remove_stale_temp_files, save_checkpoint, write_csv
-from benchmark.runtime import show_progress
+from benchmark.rundir import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    load_checkpoint,
+    remove_stale_temp_files,
+    save_checkpoint,
+    write_csv,
+)
+from benchmark.runtime import progress_bar
 from generators.losses import discriminator_loss, generator_loss, real_probability
 from generators.progress import save_loss_plot, save_sample_grid
 from generators.registry import GAN
@@ -167,7 +173,7 @@ class Trainer:
 
     def resume(self) -> None:
         """Load ``last.pt``; the architecture and every option but the length of training must match."""
-        path = self.checkpoint_dir / "last.pt"
+        path = self.checkpoint_dir / LAST_CHECKPOINT
         state = load_checkpoint(path, checkpoint_kind(self.gan))
         if state["gan"] != self.gan.describe():
             raise DeepbenchError(f"{path} was trained with {state['gan']}, not {self.gan.describe()}; "
@@ -287,7 +293,7 @@ class Trainer:
         self.history[-1]["quality"] = value
         if self.best_score is None or value < self.best_score:
             self.best_step, self.best_score = self.step, value
-            self.save("best.pt")
+            self.save(BEST_CHECKPOINT)
 
     def write_logs(self) -> None:
         frame = pd.DataFrame(self.history)
@@ -297,8 +303,7 @@ class Trainer:
     def fit(self, progress: bool | None = None) -> TrainResult:
         """Train to ``total_steps``; checkpoints, grids, scores and logs along the way."""
         config = self.config
-        show = (show_progress() if progress is None else progress) and distributed.is_main()
-        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.gan.name, unit="step", disable=not show)
+        bar = progress_bar(total=self.total_steps, initial=self.step, show=progress, desc=self.gan.name, unit="step")
         started = time.perf_counter() - self.seconds
         while self.step < self.total_steps:
             row = self.train_step(self.step)
@@ -324,14 +329,15 @@ class Trainer:
             if self.step % config.checkpoint_every == 0 or finished:
                 rank_rng = distributed.gather_rng_states(torch.get_rng_state())  # every rank takes part
                 if main:
-                    self.save("last.pt", rank_rng)
+                    self.save(LAST_CHECKPOINT, rank_rng)
                     self.write_logs()
         bar.close()
         if not self.history and distributed.is_main():
             self.write_logs()
         # rank 0's choice of best.pt for all; the broadcast also holds the others until last.pt is written
         self.best_step, self.best_score = distributed.broadcast((self.best_step, self.best_score))
-        return TrainResult(self.step, self.best_step, self.best_score, self.seconds, self.checkpoint_dir / "last.pt")
+        last = self.checkpoint_dir / LAST_CHECKPOINT
+        return TrainResult(self.step, self.best_step, self.best_score, self.seconds, last)
 
 
 def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path, config: TrainConfig | None = None,
@@ -343,7 +349,7 @@ def train(gan: GAN, images: torch.Tensor, labels: torch.Tensor, out: str | Path,
     missing checkpoint starts from scratch: a run interrupted before this generator began resumes too.
     """
     trainer = Trainer(gan, images, labels, out, config or TrainConfig(), device, scorer)
-    last = trainer.checkpoint_dir / "last.pt"
+    last = trainer.checkpoint_dir / LAST_CHECKPOINT
     if resume and last.exists():
         for stale in remove_stale_temp_files(trainer.checkpoint_dir) if distributed.is_main() else []:
             log.info("removed %s, left by a checkpoint write that was killed", stale.name)

@@ -24,13 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
-from tqdm.auto import tqdm
 
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.rundir import load_checkpoint, save_checkpoint
-from benchmark.runtime import cache_root, resolve_device, show_progress
+from benchmark.runtime import cache_root, progress_bar, resolve_device
 
 log = logging.getLogger(__name__)
 KIND = "domain-classifier"
@@ -152,17 +151,16 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
 
 def _train(dataset: ImageDataset, options: dict, device: torch.device, progress: bool | None) -> DomainClassifier:
     images, labels = dataset.tensors(progress)
-    show = show_progress() if progress is None else progress
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(options["seed"])
         model = DomainClassifier(dataset.channels, dataset.image_size, len(dataset.classes), options["width"])
     model.to(device)
-    _fit(model, images, labels, options["epochs"], options["batch_size"], options["lr"], options["seed"], show)
+    _fit(model, images, labels, options["epochs"], options["batch_size"], options["lr"], options["seed"], progress)
     return model
 
 
 def _fit(model: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, epochs: int, batch_size: int,
-         lr: float, seed: int, show: bool) -> None:
+         lr: float, seed: int, progress: bool | None) -> None:
     """Plain minibatch training; each epoch's order comes from one local generator seeded by ``seed``."""
     device = next(model.parameters()).device
     steps = epochs * math.ceil(len(images) / batch_size)
@@ -170,7 +168,7 @@ def _fit(model: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, ep
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     order = torch.Generator().manual_seed(seed)
     model.train()
-    with tqdm(total=steps, desc="domain classifier", unit="step", disable=not show, leave=False) as bar:
+    with progress_bar(total=steps, show=progress, desc="domain classifier", unit="step", leave=False) as bar:
         for _ in range(epochs):
             for index in torch.randperm(len(images), generator=order).split(batch_size):
                 logits = model(to_model_input(images[index].to(device)))
@@ -180,7 +178,7 @@ def _fit(model: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, ep
                 optimizer.step()
                 schedule.step()
                 bar.update()
-                if show:
+                if not bar.disable:
                     bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     model.eval()
 

@@ -37,13 +37,12 @@ from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
-from tqdm.auto import tqdm
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.rundir import file_digest, load_checkpoint, save_checkpoint, write_bytes
-from benchmark.runtime import cache_root, resolve_device, show_progress
+from benchmark.runtime import cache_root, progress_bar, resolve_device
 from reports.domain import kid, spread_subset_size
 
 log = logging.getLogger(__name__)
@@ -232,9 +231,8 @@ class InceptionExtractor:
         if total == 0:
             raise DeepbenchError("no images to extract Inception features from; pass at least one image")
         features, logits = [torch.empty(0, 2048)], [torch.empty(0, 1008)]  # a rank may have no images
-        show = show_progress() if progress is None else progress
-        with torch.inference_mode(), tqdm(total=total, desc="Inception features", unit="img",
-                                          disable=not show or not distributed.is_main(), leave=False) as bar:
+        with torch.inference_mode(), progress_bar(total=total, show=progress, desc="Inception features", unit="img",
+                                                  leave=False) as bar:
             for batch in batches:
                 outputs = self.network(convert_channels(batch, 3).to(self.device))
                 features.append(outputs[0].cpu())

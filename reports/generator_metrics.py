@@ -122,7 +122,7 @@ def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOpt
 
 def training_cost(run: RunDir, generator: str) -> dict:
     """Training steps and seconds from the generator's last checkpoint (None when it was only sampled)."""
-    last = run.checkpoints(generator) / "last.pt"
+    last = run.last_checkpoint(generator)
     if not last.exists():
         return {"train_steps": None, "train_seconds": None}
     state = load_checkpoint(last)

@@ -23,14 +23,9 @@ from scipy.stats import binomtest
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir, write_text
 
-ANSWERS = Path("quiz") / "answers.csv"
 COLUMNS = ("session", "seed", "round", "image", "source", "truth", "answer", "correct", "response_ms", "answered_at")
 REAL, FAKE = "real", "fake"
 _writing = threading.Lock()  # one server answers from several threads; each append must see the one before
-
-
-def answers_path(run: RunDir) -> Path:
-    return run.root / ANSWERS
 
 
 def append_answer(path: Path, row: dict) -> None:
@@ -47,7 +42,7 @@ def append_answer(path: Path, row: dict) -> None:
 
 def read_answers(run: RunDir) -> pd.DataFrame:
     """Every recorded answer, or an empty frame when nobody has taken the quiz."""
-    path = answers_path(run)
+    path = run.quiz_answers
     if not path.is_file():
         return pd.DataFrame(columns=list(COLUMNS))
     try:

@@ -65,8 +65,8 @@ def stage_seconds(record: dict) -> dict[str, float]:
 def detector_rows(run: RunDir) -> list[dict]:
     """Every evaluation row of every detector in the run, without the ROC curves."""
     rows = []
-    for path in sorted((run.root / "detectors").glob("*/eval.json")):
-        record = read_json(path, "eval")
+    for files in run.detectors():
+        record = read_json(files.evaluation, "eval")
         for row in record["results"]:
             flat = {k: v for k, v in row.items() if k != "roc"}
             rows.append({"detector": record["detector"], "train_generator": record["train_generator"],

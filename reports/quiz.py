@@ -21,9 +21,8 @@ from pathlib import Path
 
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir, now, read_json
-from detectors.detect import CHECKPOINT
 from detectors.detector import Detector
-from reports.human import FAKE, REAL, answers_path, append_answer, read_answers
+from reports.human import FAKE, REAL, append_answer, read_answers
 from reports.quiz_deck import Card, HeldOut, enlarged_png
 
 ANSWERS = (REAL, FAKE)
@@ -56,13 +55,13 @@ class Session:
 def best_detector(run: RunDir, generators: list[str]) -> tuple[str, Path] | None:
     """(name, checkpoint) of the trained detector with the highest mean clean AUC on the run's generators."""
     best, best_auc = None, -math.inf
-    for path in sorted((run.root / "detectors").glob("*/eval.json")):
-        if not (path.parent / CHECKPOINT).is_file():
+    for files in run.detectors():
+        if not files.checkpoint.is_file():
             continue
-        rows = [row["auc"] for row in read_json(path, "eval")["results"]
+        rows = [row["auc"] for row in read_json(files.evaluation, "eval")["results"]
                 if row["perturbation"] == "none" and row["eval_set"] in generators and row["auc"] is not None]
         if rows and sum(rows) / len(rows) > best_auc:
-            best, best_auc = (path.parent.name, path.parent / CHECKPOINT), sum(rows) / len(rows)
+            best, best_auc = (files.name, files.checkpoint), sum(rows) / len(rows)
     return best
 
 
@@ -84,7 +83,7 @@ class Quiz:
 
     @property
     def answers_file(self) -> Path:
-        return answers_path(self.run)
+        return self.run.quiz_answers
 
     def start(self) -> dict:
         """A new session with its own seeded deck, and its first round."""

@@ -11,9 +11,10 @@ that its table and section are left out rather than shown empty.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -42,8 +43,26 @@ from reports.leaderboard import (
 )
 from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
 
-log = logging.getLogger(__name__)
 GRID_ROWS = 8
+
+
+@dataclass
+class StageTimes:
+    """Wall seconds of each stage of a report, in the order they ran, for its one timing line."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - started
+
+    def line(self) -> str:
+        stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
+        return f"report took {sum(self.seconds.values()):.1f} s: {stages}"
 
 
 @dataclass
@@ -52,6 +71,7 @@ class Report:
     results: dict
     generators: pd.DataFrame
     detectors: pd.DataFrame
+    times: StageTimes
 
     @property
     def index(self) -> Path:
@@ -69,25 +89,33 @@ def report(run_dir: str | os.PathLike, options: MetricOptions | None = None, dev
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes to report on; run deepbench generate --out {run.root} first")
     reals = RealReference(run, data_root, download, device)
-    metrics = [generator_metrics(run, g, reals, options, progress) for g in generators]
+    times = StageTimes()
+    metrics = []
+    for generator in generators:  # each stage: Inception and domain scores of one generator, or its cached file
+        with times.stage(f"metrics {generator}"):
+            metrics.append(generator_metrics(run, generator, reals, options, progress))
     results = collect(run, metrics)
     folder = run.report
     generator_frame, detector_frame = generator_table(results), pd.DataFrame(results["detectors"])
     if not distributed.is_main():  # under torchrun the ranks shared the metrics' work; rank 0 writes
-        return Report(folder, results, generator_frame, detector_frame)
-    write_json(folder / "results.json", results, RESULTS_KIND)
-    frames = [generator_frame.assign(kind="generator"), detector_frame.assign(kind="detector")]
-    if results["human"]:
-        frames.append(pd.DataFrame(results["human"]).assign(kind="human"))
-    write_csv(folder / "leaderboard.csv", pd.concat(frames, ignore_index=True))
-    write_text(folder / "leaderboard.md", f"# {results['name']}\n\n{describe(results)}\n\n{markdown_tables(results)}")
-    figures = draw_figures(run, reals, generators, results)
-    write_report(folder / "index.html", f"deepbench report: {results['name']}",
-                 {"run directory": str(run.root.resolve()), "data set": results["dataset"],
-                  "classes": ", ".join(reals.test.classes),
-                  "machine": str(results["machine"]), "finished": str(results["finished"])},
-                 sections(run, results, figures))
-    return Report(folder, results, generator_frame, detector_frame)
+        return Report(folder, results, generator_frame, detector_frame, times)
+    with times.stage("tables"):
+        write_json(folder / "results.json", results, RESULTS_KIND)
+        frames = [generator_frame.assign(kind="generator"), detector_frame.assign(kind="detector")]
+        if results["human"]:
+            frames.append(pd.DataFrame(results["human"]).assign(kind="human"))
+        write_csv(folder / "leaderboard.csv", pd.concat(frames, ignore_index=True))
+        write_text(folder / "leaderboard.md",
+                   f"# {results['name']}\n\n{describe(results)}\n\n{markdown_tables(results)}")
+    with times.stage("figures"):
+        figures = draw_figures(run, reals, generators, results)
+    with times.stage("page"):
+        write_report(folder / "index.html", f"deepbench report: {results['name']}",
+                     {"run directory": str(run.root.resolve()), "data set": results["dataset"],
+                      "classes": ", ".join(reals.test.classes),
+                      "machine": str(results["machine"]), "finished": str(results["finished"])},
+                     sections(run, results, figures))
+    return Report(folder, results, generator_frame, detector_frame, times)
 
 
 def draw_figures(run: RunDir, reals: RealReference, generators: list[str], results: dict) -> dict[str, Path]:
@@ -99,13 +127,12 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         columns = grid_columns(read_manifest(run.fakes(generator))["label"].nunique())
         figures[f"fakes:{generator}"] = save_image_grid(first_images(fakes, GRID_ROWS * columns),
                                                         folder / f"fakes-{generator}.png", columns)
-    evaluations = sorted((run.root / "detectors").glob("*/eval.json"))
-    for path in evaluations:
-        record = read_json(path, "eval")
+    for files in run.detectors():
+        record = read_json(files.evaluation, "eval")
         curves = [{"label": row["eval_set"], "auc": row["auc"], **row["roc"]} for row in record["results"]
                   if row["perturbation"] == "none" and "roc" in row]
         if curves and not record["detector"].startswith(BASELINE_PREFIX):  # baselines: their table rows suffice
-            name = path.parent.name
+            name = files.name
             figures[f"roc:{name}"] = save_roc_curves(curves, folder / f"roc-{name}.png",
                                                      f"{record['detector']} trained on {record['train_generator']}")
     if any(row.get("protocol") == "matched" for row in results["detectors"]):

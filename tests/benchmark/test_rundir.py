@@ -106,7 +106,15 @@ def test_run_paths_follow_the_documented_layout(tmp_path):
     run = RunDir(tmp_path)
     assert run.fakes("dcgan") == tmp_path / "generators" / "dcgan" / "fakes"
     assert run.checkpoints("capsgan") == tmp_path / "generators" / "capsgan" / "checkpoints"
-    assert run.detector("cnn", "dcgan") == tmp_path / "detectors" / "cnn@dcgan"
+    detector = run.detector("cnn", "dcgan")
+    assert detector.folder == tmp_path / "detectors" / "cnn@dcgan"
+    assert [path.relative_to(detector.folder).as_posix() for path in detector.trained()] == [
+        "checkpoint.pt", "training.pt", "history.csv", "eval.json", "eval.csv"]
+    assert detector.baseline("raw") == detector.folder / "raw-baseline.json"
+    assert run.last_checkpoint("dcgan") == run.checkpoints("dcgan") / "last.pt"
+    assert run.best_checkpoint("dcgan") == run.checkpoints("dcgan") / "best.pt"
+    assert run.suite_record == tmp_path / "suite.json" and run.quiz_answers == tmp_path / "quiz" / "answers.csv"
+    assert run.detection_table == tmp_path / "detectors" / "eval.csv"
     assert run.metrics("dcgan") == tmp_path / "metrics" / "dcgan.json"
     run.fakes("dcgan").mkdir(parents=True)
     run.fakes("cdcgan").mkdir(parents=True)

@@ -1,13 +1,15 @@
-"""Seeding gives the same numbers twice; device choice never falls back silently."""
+"""Seeding gives the same numbers twice; device choice never falls back silently; progress bars suit a log."""
 
 import random
+import time
 
 import numpy as np
 import pytest
 import torch
 
+from benchmark import runtime
 from benchmark.errors import DeepbenchError
-from benchmark.runtime import resolve_device, seed_everything
+from benchmark.runtime import progress_bar, resolve_device, seed_everything
 
 
 def draw():
@@ -38,3 +40,16 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(DeepbenchError, match="no CUDA GPU is visible; pass --device cpu"):
             resolve_device("cuda")
+
+
+def test_progress_bars_in_a_log_file_are_not_redrawn_every_step(capsys, monkeypatch):
+    """Outside a terminal a bar writes its start and its end, not one line per step into hour-long logs;
+    ``-q`` (verbosity -1) writes nothing."""
+    monkeypatch.setattr(runtime, "_verbosity", 0)
+    for _ in progress_bar(range(30), desc="steps"):
+        time.sleep(0.02)  # 0.6 s: a bar redrawn every 0.1 s would write six lines
+    assert capsys.readouterr().err.count("steps") == 2
+    monkeypatch.setattr(runtime, "_verbosity", -1)
+    for _ in progress_bar(range(3), desc="steps"):
+        pass
+    assert capsys.readouterr().err == ""

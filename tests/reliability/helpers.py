@@ -29,22 +29,26 @@ def error_line(completed: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
-def same_tensors(a, b) -> bool:
-    """Whether two nested structures of tensors, dicts, lists and plain values are equal, tensors bit for bit."""
+def differences(a, b, where: str = "") -> list[str]:
+    """Where two nested structures of tensors, dicts, lists and plain values differ, tensors bit for bit: the
+    paths of the differing entries (``[]`` when equal), so that a failure names what differs."""
     if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same_tensors(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(same_tensors, a, b))
-    return a == b
+        same = isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return [path for key in a for path in differences(a[key], b[key], f"{where}/{key}")]
+    elif isinstance(a, (list, tuple)) and type(a) is type(b) and len(a) == len(b):
+        return [path for index, (x, y) in enumerate(zip(a, b, strict=True))
+                for path in differences(x, y, f"{where}[{index}]")]
+    else:
+        same = a == b
+    return [] if same else [where or "/"]
 
 
-def same_checkpoints(a: Path, b: Path, ignore: tuple[str, ...] = ("seconds",)) -> bool:
-    """Two checkpoints hold the same state, apart from wall-clock entries."""
+def checkpoint_differences(a: Path, b: Path, ignore: tuple[str, ...] = ("seconds",)) -> list[str]:
+    """Where two checkpoints' states differ, apart from wall-clock entries."""
     first, second = load_checkpoint(a), load_checkpoint(b)
-    return same_tensors({k: v for k, v in first.items() if k not in ignore},
-                        {k: v for k, v in second.items() if k not in ignore})
+    return differences({k: v for k, v in first.items() if k not in ignore},
+                       {k: v for k, v in second.items() if k not in ignore})
 
 
 def snapshot(root: Path) -> dict[str, str]:

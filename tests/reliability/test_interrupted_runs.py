@@ -16,7 +16,7 @@ import torch
 from benchmark.fakes import read_manifest
 from benchmark.rundir import RunDir, load_checkpoint
 from detectors.sets import training_sets
-from tests.reliability.helpers import deepbench, error_line, same_checkpoints, snapshot, temp_files
+from tests.reliability.helpers import checkpoint_differences, deepbench, error_line, snapshot, temp_files
 from tests.tiny_run import TINY_GAN
 
 STEPS = 40
@@ -60,7 +60,7 @@ def assert_same_generator(reference, run):
     names = sorted(p.name for p in first.checkpoints("dcgan").iterdir())
     assert names == sorted(p.name for p in second.checkpoints("dcgan").iterdir())
     for name in names:
-        assert same_checkpoints(first.checkpoints("dcgan") / name, second.checkpoints("dcgan") / name), name
+        assert not checkpoint_differences(first.checkpoints("dcgan") / name, second.checkpoints("dcgan") / name), name
     assert not temp_files(run.parent)
     for folder in (first.fakes("dcgan"), second.fakes("dcgan")):
         assert len(read_manifest(folder)) == 100
@@ -132,9 +132,9 @@ def test_a_detector_killed_at_a_random_batch_resumes_to_the_same_weights(referen
     resumed = deepbench(*DETECT, "--run", run, "--resume")
     assert resumed.returncode == 0, f"batch {batch}: {resumed.stderr}"
     folder, expected = RunDir(run).detector("cnn", "dcgan"), RunDir(reference).detector("cnn", "dcgan")
-    assert same_checkpoints(expected / "checkpoint.pt", folder / "checkpoint.pt"), f"batch {batch}"
-    assert not (folder / "training.pt").exists() and not temp_files(folder)
-    assert (folder / "eval.csv").read_bytes() == (expected / "eval.csv").read_bytes()
+    assert not checkpoint_differences(expected.checkpoint, folder.checkpoint), f"batch {batch}"
+    assert not folder.training_state.exists() and not temp_files(folder.folder)
+    assert folder.evaluation_table.read_bytes() == expected.evaluation_table.read_bytes()
 
 
 @pytest.mark.parametrize("target", ["reports.generator_metrics:domain_scores:1", "reports.report:save_image_grid:2"])

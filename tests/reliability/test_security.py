@@ -45,7 +45,7 @@ def test_a_checkpoint_that_runs_code_when_unpickled_is_refused_without_running_i
     targets = {"generate --checkpoint": tmp_path / "evil.pt",
                "generate --resume": RunDir(run).checkpoints("dcgan") / "last.pt",
                "detect --checkpoint": tmp_path / "evil.pt",
-               "detect --resume": RunDir(run).detector("cnn", "dcgan") / "checkpoint.pt"}
+               "detect --resume": RunDir(run).detector("cnn", "dcgan").checkpoint}
     torch.save(evil, targets[entry])
     command, flag = entry.split()
     args = {"generate": ["generate", "--dataset", "embedded:0", *TINY_GAN, "--max-steps", "20", "--out", run],

@@ -46,6 +46,9 @@ def test_report_writes_tables_figures_and_a_page_with_all_of_them(run):
     result = invoke("report", "--run", str(run), *NO_INCEPTION)
     assert result.exit_code == 0, result.output
     assert "| cdcgan" in result.output and "report/index.html" in result.output
+    seconds = r"\d+\.\d s"
+    assert re.search(rf"^report took {seconds}: metrics cdcgan {seconds}, metrics dcgan {seconds}, tables {seconds}, "
+                     rf"figures {seconds}, page {seconds}$", result.output, re.MULTILINE), result.output
     report = run / "report"
     table = pd.read_csv(report / "leaderboard.csv")
     assert sorted(table["kind"].unique()) == ["detector", "generator"]
