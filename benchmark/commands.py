@@ -6,7 +6,6 @@ these imports (torch, torchvision, the registries of networks and data sets) tak
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
@@ -15,13 +14,14 @@ import click
 from benchmark import config, data
 from benchmark.errors import DeepbenchError
 from benchmark.folders import image_folders
+from benchmark.options import click_options, stack, take
 from benchmark.runtime import DEVICE_CHOICES, set_strict, set_threads
 from benchmark.sources import DATASETS
 from benchmark.suite import domain_quality_scorer, run_suite
 from detectors.baselines import BASELINES
 from detectors.detect import FORMAT_MATCH_CHOICES
 from detectors.detect import detect as run_detectors
-from detectors.detector import AUGMENT_CHOICES, DetectorConfig
+from detectors.detector import DetectorConfig
 from detectors.matching import MATCH_CHOICES
 from detectors.networks import NETWORKS
 from detectors.perturb import PERTURBATIONS
@@ -35,12 +35,6 @@ from reports.quiz import Quiz
 from reports.quiz_app import serve as serve_quiz
 from reports.report import export as export_results
 from reports.report import report as make_report
-
-
-def stack(*decorators):
-    """Apply click options in the order they are listed, so ``--help`` shows them in that order."""
-    return lambda command: functools.reduce(lambda cmd, option: option(cmd), reversed(decorators), command)
-
 
 seed_and_device = stack(
     click.option("--seed", type=int, default=0, show_default=True, help="Seed for Python, NumPy and torch."),
@@ -98,31 +92,9 @@ def generator_help() -> str:
 @click.option("--generator", "generators", multiple=True, default=("dcgan",), show_default=True,
               help=generator_help())
 @run_dir_option("--out", "Run directory to create or resume, e.g. runs/NAME.")
-@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True, help="Training epochs.")
-@click.option("--max-steps", type=int, help="Stop after this many steps, before --epochs ends.")
-@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
 @click.option("--lr", type=float, help="Adam learning rate of both networks (sets --lr-g and --lr-d).")
-@click.option("--lr-g", type=float, default=TrainConfig.lr_g, show_default=True, help="Generator learning rate.")
-@click.option("--lr-d", type=float, default=TrainConfig.lr_d, show_default=True,
-              help="Discriminator learning rate (higher than --lr-g: TTUR).")
-@click.option("--beta1", type=float, default=TrainConfig.beta1, show_default=True, help="Adam beta1.")
-@click.option("--nz", type=int, default=GANConfig.nz, show_default=True, help="Latent size.")
-@click.option("--ngf", type=int, default=GANConfig.ngf, show_default=True, help="Generator width.")
-@click.option("--ndf", type=int, default=GANConfig.ndf, show_default=True, help="Discriminator width.")
-@click.option("--label-smoothing", type=float, default=0.0, show_default=True,
-              help="One-sided: real targets become 1 - this (e.g. 0.1).")
-@click.option("--instance-noise", type=float, default=0.0, show_default=True,
-              help="Std of noise on D's inputs, annealed to 0 (e.g. 0.1).")
-@click.option("--feature-matching", is_flag=True, help="G matches D's mean features on real data.")
-@click.option("--minibatch-std", is_flag=True, help="Minibatch standard deviation feature in D.")
-@click.option("--spectral-norm", is_flag=True, help="Spectral norm on D's layers (drops D's BatchNorm).")
-@click.option("--sync-bn", is_flag=True, help="Under torchrun: BatchNorm statistics over the global batch.")
-@click.option("--ema", "ema_decay", type=float, default=0.0, show_default=True,
-              help="EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA generator.")
-@click.option("--sample-every", type=int, default=TrainConfig.sample_every, show_default=True)
-@click.option("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every, show_default=True)
-@click.option("--score-every", type=int, default=TrainConfig.score_every, show_default=True,
-              help="Steps between quality scores that choose checkpoints/best.pt.")
+@click_options(TrainConfig, exclude=("seed",))
+@click_options(GANConfig)
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Only sample from this checkpoint.")
 @click.option("--num-samples", type=int, help="Fakes to write [default: size of the real test split].")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
@@ -132,17 +104,12 @@ def generator_help() -> str:
 @click.option("--image-size", type=int, help="Resize the images to this square size (28, 32 or 64).")
 @seed_and_device
 @data_options
-def generate(dataset, generators, run_dir, epochs, max_steps, batch_size, lr, lr_g, lr_d, beta1, nz, ngf, ndf,
-             label_smoothing, instance_noise, feature_matching, minibatch_std, spectral_norm, sync_bn, ema_decay,
-             sample_every, checkpoint_every, score_every, checkpoint, num_samples, resume, force, channels,
-             image_size, seed, device, data_root, download):
+def generate(dataset, generators, run_dir, lr, checkpoint, num_samples, resume, force, channels, image_size, seed,
+             device, data_root, download, **options):
     """Train generators on a data set and write a synthetic data set of fakes."""
-    train_config = TrainConfig(
-        epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr_g=lr or lr_g, lr_d=lr or lr_d, beta1=beta1,
-        label_smoothing=label_smoothing, instance_noise=instance_noise, feature_matching=feature_matching,
-        ema_decay=ema_decay, sample_every=sample_every, checkpoint_every=checkpoint_every, score_every=score_every,
-        seed=seed, sync_bn=sync_bn)
-    gan_config = GANConfig(nz=nz, ngf=ngf, ndf=ndf, spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+    rates = {"lr_g": lr, "lr_d": lr} if lr else {}
+    train_config = take(TrainConfig, options, seed=seed, **rates)
+    gan_config = take(GANConfig, options)
     results = generate_sets(dataset, generators, run_dir, train_config, gan_config, checkpoint, num_samples, resume,
                             device, data_root, download, int(channels) if channels else None, image_size,
                             scorer_factory=domain_quality_scorer, force=force)
@@ -173,22 +140,9 @@ def detector_help() -> str:
                    "and train on fakes half of which are so matched; off: the fakes as written only.")
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
-@click.option("--epochs", type=int, default=DetectorConfig.epochs, show_default=True)
-@click.option("--batch-size", type=int, default=DetectorConfig.batch_size, show_default=True)
-@click.option("--lr", type=float, default=DetectorConfig.lr, show_default=True, help="AdamW learning rate.")
-@click.option("--patience", type=int, help="Stop after this many epochs without a lower validation loss "
-                                          "[default: train every epoch, keep the best].")
-@click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips in training.")
-@click.option("--augment", type=click.Choice(AUGMENT_CHOICES), default=DetectorConfig.augment, show_default=True,
-              help="robust: random Gaussian blur (sigma 0-3) and JPEG (quality 30-100) in training, as "
-                   "CNNDetection; none: the clean protocol.")
-@click.option("--blur-prob", type=float, default=DetectorConfig.blur_prob, show_default=True,
-              help="With --augment robust: share of training images blurred.")
-@click.option("--jpeg-prob", type=float, default=DetectorConfig.jpeg_prob, show_default=True,
-              help="With --augment robust: share of training images JPEG-compressed.")
+@click_options(DetectorConfig, exclude=("seed",))
 @click.option("--baselines/--no-baselines", default=True, show_default=True,
               help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ").")
-@click.option("--pretrained", is_flag=True, help="timm detectors: start from pretrained weights (must be on disk).")
 @click.option("--seed", type=int, default=None,
               help="Seed of training and of the fakes' train/val/test split [default: 0; with --checkpoint, the "
                    "detector's own, which is the only one accepted].")
@@ -196,17 +150,14 @@ def detector_help() -> str:
               help="auto uses CUDA when a GPU is present.")
 @data_options
 def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, match_statistics,
-           perturbations, epochs, batch_size, lr, patience, flip, augment, blur_prob, jpeg_prob, baselines, pretrained,
-           seed, device, data_root, download):
+           perturbations, baselines, seed, device, data_root, download, **options):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
     if checkpoint is not None:
-        options = None if seed is None else DetectorConfig(seed=seed)
+        detector_config = None if seed is None else DetectorConfig(seed=seed)
     else:
-        options = DetectorConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, flip=flip,
-                                 augment=augment, blur_prob=blur_prob, jpeg_prob=jpeg_prob, pretrained=pretrained,
-                                 seed=seed or 0)
+        detector_config = take(DetectorConfig, options, seed=seed or 0)
     extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
-    results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, options,
+    results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, detector_config,
                             perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force,
                             baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics)
     for result in results:
@@ -220,10 +171,7 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 
 @click.command()
 @run_dir_option("--run", "Run directory to report on.", required=False)
-@click.option("--num-samples", type=int, default=MetricOptions.num_samples, show_default=True,
-              help="Fakes (and reals) per metric; fewer are faster, and bias FID upward.")
-@click.option("--inception/--no-inception", default=True, show_default=True,
-              help="Inception metrics (FID, KID, PR, IS); slow on a CPU. Domain scores are always computed.")
+@click_options(MetricOptions, exclude=("seed",))
 @click.option("--export", type=click.Path(path_type=Path), help="Also write the run's results to this JSON.")
 @click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), metavar="DIR_A DIR_B",
               help="FID, KID and precision/recall of the images in DIR_B against those in DIR_A.")
@@ -233,9 +181,9 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 @click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file is stale instead of writing.")
 @seed_and_device
 @data_options
-def report(run_dir, num_samples, inception, export, fid_between, leaderboard, output, check, seed, device, data_root,
-           download):
+def report(run_dir, export, fid_between, leaderboard, output, check, seed, device, data_root, download, **options):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
+    metric_options = take(MetricOptions, options, seed=seed)
     modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between),
                                       ("--leaderboard", leaderboard)) if value]
     if len(modes) != 1:
@@ -249,14 +197,13 @@ def report(run_dir, num_samples, inception, export, fid_between, leaderboard, ou
         update_leaderboard(leaderboard, output, check)
         click.echo(f"{output} is up to date" if check else f"wrote {output}")
     elif fid_between:
-        metrics = fid_between_folders(*fid_between, max_real=num_samples, device=device, seed=seed)
+        metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed)
         for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage", "samples_real",
                     "samples_fake"):
             click.echo(f"{key}: {metrics[key]}")
         click.echo(f"FID: {metrics['fid']}")
     else:
-        options = MetricOptions(num_samples=num_samples, inception=inception, seed=seed)
-        result = make_report(run_dir, options, device, data_root, download)
+        result = make_report(run_dir, metric_options, device, data_root, download)
         click.echo(markdown_tables(result.results))
         if export:
             click.echo(f"results: {export_results(run_dir, export)}")

@@ -50,6 +50,7 @@ from benchmark import distributed, sync_batchnorm
 from benchmark.capsules import margin_loss
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
+from benchmark.options import option
 from benchmark.rundir import load_checkpoint, save_checkpoint
 from benchmark.runtime import progress_bar
 from detectors.metrics import calibrated, threshold_at_eer
@@ -65,18 +66,22 @@ CHECKPOINT_FORMAT = 2  # 2: threshold on the logit scale and a Platt calibration
 class DetectorConfig:
     """Training options; the defaults train the small detectors to convergence on 28-64 px data in minutes."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    patience: int | None = None  # stop after this many epochs without a lower validation loss; None: never
-    # (under the one-cycle rate, validation loss wanders until the rate falls: stopping early stops too soon)
-    flip: bool = True
-    augment: str = "robust"  # "robust": random blur and JPEG (Wang et al. 2020); "none": the clean protocol
-    blur_prob: float = 0.5  # with augment="robust": the chance of a Gaussian blur, sigma uniform in BLUR_SIGMA
-    jpeg_prob: float = 0.5  # with augment="robust": the chance of a JPEG round trip, quality uniform in JPEG_QUALITY
-    pretrained: bool = False
-    seed: int = 0
+    epochs: int = option(10, "Training epochs; the one with the lowest validation loss is kept.")
+    batch_size: int = option(64, "Images per step.")
+    lr: float = option(1e-3, "Peak AdamW learning rate of the one-cycle schedule.")
+    weight_decay: float = option(1e-4, "AdamW weight decay.")
+    # under the one-cycle rate, validation loss wanders until the rate falls: stopping early stops too soon
+    patience: int | None = option(None, "Stop after this many epochs without a lower validation loss "
+                                        "[default: train every epoch, keep the best].")
+    flip: bool = option(True, "Random horizontal flips in training.")
+    augment: str = option("robust", "robust: random Gaussian blur (sigma 0-3) and JPEG (quality 30-100) in "
+                                    "training, as CNNDetection (Wang et al. 2020); none: the clean protocol.",
+                          choices=AUGMENT_CHOICES)
+    blur_prob: float = option(0.5, "With --augment robust: share of training images blurred.")
+    jpeg_prob: float = option(0.5, "With --augment robust: share of training images JPEG-compressed.")
+    pretrained: bool = option(False, "timm detectors: start from pretrained weights (must be on disk, or "
+                                     "--download).")
+    seed: int = option(0, "Seed of training and of the fakes' train/val/test split.")
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "patience"):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from torch import nn
 
 from benchmark.errors import DeepbenchError
+from benchmark.options import option
 from benchmark.registry import Registry
 from generators.capsgan import CapsuleDiscriminator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, upsampling_plan
@@ -22,12 +23,12 @@ GENERATORS = Registry("generator")
 class GANConfig:
     """Architecture options; the defaults are DCGAN's (latent 100, widths 64)."""
 
-    nz: int = 100
-    ngf: int = 64
-    ndf: int = 64
-    spectral_norm: bool = False
-    minibatch_std: bool = False
-    routing_iterations: int = 3
+    nz: int = option(100, "Latent size.")
+    ngf: int = option(64, "Generator width.")
+    ndf: int = option(64, "Discriminator width.")
+    spectral_norm: bool = option(False, "Spectral norm on D's layers (drops D's BatchNorm).")
+    minibatch_std: bool = option(False, "Minibatch standard deviation feature in D.")
+    routing_iterations: int = option(3, "Dynamic-routing iterations of the capsule discriminators.")
 
     def __post_init__(self):
         for name in ("nz", "ngf", "ndf", "routing_iterations"):

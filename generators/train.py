@@ -33,6 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from benchmark import distributed, sync_batchnorm
 from benchmark.errors import DeepbenchError
 from benchmark.images import to_unit_range
+from benchmark.options import option
 from benchmark.rundir import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
@@ -53,23 +54,28 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Training options. Defaults: Adam 2e-4, betas (0.5, 0.999), batch 64, as in the DCGAN paper."""
 
-    epochs: int = 10
-    max_steps: int | None = None  # stop earlier than ``epochs`` (quick runs; a later --resume goes on)
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4  # a higher D rate is TTUR (Heusel et al. 2017)
-    beta1: float = 0.5
-    beta2: float = 0.999
-    label_smoothing: float = 0.0  # one-sided: real targets become 1 - this
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
-    feature_matching: bool = False  # G matches the mean of D's features on real data (Salimans et al. 2016)
-    ema_decay: float = 0.0  # EMA of G's weights (0: off); the EMA generator is the one sampled from
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    score_every: int = 1000
-    divergence_patience: int = 1000  # steps with D(x) > 0.99 and D(G(z)) < 0.01 before training stops
-    seed: int = 0
-    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch, not each rank's slice
+    epochs: int = option(10, "Training epochs.")
+    max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
+                                         "goes on).")
+    batch_size: int = option(64, "Images per step.")
+    lr_g: float = option(2e-4, "Generator learning rate (Adam).")
+    lr_d: float = option(2e-4, "Discriminator learning rate (higher than --lr-g: TTUR, Heusel et al. 2017).")
+    beta1: float = option(0.5, "Adam beta1.")
+    beta2: float = option(0.999, "Adam beta2.")
+    label_smoothing: float = option(0.0, "One-sided: real targets become 1 - this (e.g. 0.1).")
+    instance_noise: float = option(0.0, "Std of noise on D's inputs, annealed linearly to 0 (e.g. 0.1).")
+    feature_matching: bool = option(False, "G matches the mean of D's features on real data (Salimans et al. "
+                                           "2016).")
+    ema_decay: float = option(0.0, "EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA "
+                                   "generator.", aliases=("--ema",))
+    sample_every: int = option(500, "Steps between sample grids.")
+    checkpoint_every: int = option(500, "Steps between checkpoints (last.pt).")
+    score_every: int = option(1000, "Steps between quality scores that choose checkpoints/best.pt.")
+    divergence_patience: int = option(1000, "Steps with D(x) > 0.99 and D(G(z)) < 0.01 before training stops "
+                                             "as collapsed.")
+    seed: int = option(0, "Seed of the networks, the data order and the noise.")
+    sync_bn: bool = option(False, "Under torchrun: BatchNorm statistics over the global batch, not each rank's "
+                                  "slice.")
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")

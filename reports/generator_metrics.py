@@ -21,6 +21,7 @@ from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import load_fakes
 from benchmark.images import ImageDataset
+from benchmark.options import option
 from benchmark.rundir import RunDir, file_digest, load_checkpoint, read_json, write_json
 from reports.classifier_scores import domain_scores
 from reports.domain import DomainClassifier, train_domain_classifier
@@ -35,9 +36,11 @@ FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any
 class MetricOptions:
     """How many samples the metrics use, and which metrics to compute."""
 
-    num_samples: int = 10_000  # fakes, and reals for Inception's reference, capped by what exists
-    inception: bool = True  # Inception metrics are slow on a CPU (about 10 images/second); domain scores are fast
-    seed: int = 0
+    num_samples: int = option(10_000, "Fakes (and reals) per metric, capped by what exists; fewer are faster, "
+                                      "and bias FID upward.")
+    inception: bool = option(True, "Inception metrics (FID, KID, PR, IS); slow on a CPU (about 10 images/s). "
+                                   "Domain scores are always computed.")
+    seed: int = option(0, "Seed of the real and fake subsets the metrics use.")
 
     def __post_init__(self):
         if self.num_samples < 10:

@@ -1,6 +1,31 @@
-"""Keep every test off the network, the user's cache and ../shared: caches and data roots live in tmp."""
+"""Keep every test off the network, the user's cache and ../shared: caches and data roots live in tmp.
+
+One exception, for speed: the domain classifiers that in-process tests train (about ten seconds each on the
+embedded digits, which most tiny runs use) are cached once for the whole session, under a key of their data
+and options as in normal use. Subprocess tests keep their own caches.
+"""
+
+import shutil
 
 import pytest
+
+from benchmark import data
+from reports import domain
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_domain_classifiers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("session-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(domain, "cache_root", lambda: root)
+        yield root
+
+
+@pytest.fixture(scope="session")
+def embedded_domain_classifier(shared_domain_classifiers):
+    """Copy the embedded digits' domain classifier (trained on first use) into a subprocess test's ``cache``."""
+    domain.train_domain_classifier(data.load("embedded", "train"), progress=False)
+    return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

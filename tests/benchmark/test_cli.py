@@ -1,5 +1,6 @@
 """The command line: every command has help, errors are one line, the main job runs on embedded data."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -9,6 +10,10 @@ from click.testing import CliRunner
 
 from benchmark import commands
 from benchmark.cli import main
+from detectors.detector import DetectorConfig
+from generators.registry import GANConfig
+from generators.train import TrainConfig
+from reports.generator_metrics import MetricOptions
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
 COMMANDS = ["datasets", "generate", "detect", "report", "run", "quiz"]
@@ -49,6 +54,35 @@ def test_command_list_is_what_the_commands_say_of_themselves():
         name, summary = line.split(maxsplit=1)
         command = getattr(commands, name)
         assert isinstance(command, click.Command) and command.get_short_help_str(len(summary)) == summary
+
+
+@pytest.mark.parametrize("command, configs", [("generate", (TrainConfig, GANConfig)), ("detect", (DetectorConfig,)),
+                                              ("report", (MetricOptions,))])
+def test_every_config_field_is_an_option_with_its_default_and_help(command, configs):
+    """Options are declared once, as config fields: a new field is a new option with nothing else to edit."""
+    options = {param.name: param for param in getattr(commands, command).params}
+    for config in configs:
+        for field in dataclasses.fields(config):
+            option = options[field.name]
+            assert option.help == field.metadata["help"] or field.name == "seed"
+            assert option.default == field.default or field.name == "seed"
+            assert f"--{field.name.replace('_', '-')}" in option.opts
+
+
+def test_options_reach_the_configs(tmp_path, monkeypatch):
+    seen = {}
+
+    def generate_sets(*args, **kwargs):
+        seen.update(train=args[3], gan=args[4])
+        return []
+
+    monkeypatch.setattr(commands, "generate_sets", generate_sets)
+    result = invoke("generate", "--out", str(tmp_path / "run"), "--beta2", "0.99", "--ema", "0.9", "--lr", "0.001",
+                    "--routing-iterations", "2", "--spectral-norm", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert (seen["train"].beta2, seen["train"].ema_decay, seen["train"].lr_g, seen["train"].lr_d) == (0.99, 0.9, 1e-3,
+                                                                                                     1e-3)
+    assert seen["train"].seed == 3 and seen["gan"].routing_iterations == 2 and seen["gan"].spectral_norm
 
 
 def test_version():

@@ -30,7 +30,7 @@ def smooth_vs_checkerboard(count: int, seed: int, size: int = 16, channels: int 
     return images, labels
 
 
-@pytest.mark.parametrize("name, channels", [("cnn", 1), ("capsule", 3), ("timm:resnet18", 3)])
+@pytest.mark.parametrize("name, channels", [("cnn", 1), ("capsule", 3), ("timm:resnet10t", 3)])
 def test_detector_learns_a_separable_task(name, channels):
     train_images, train_labels = smooth_vs_checkerboard(256, seed=0, channels=channels)
     val_images, val_labels = smooth_vs_checkerboard(64, seed=1, channels=channels)

@@ -35,9 +35,10 @@ KILLED = -signal.SIGKILL
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, embedded_domain_classifier):
     """One uninterrupted run: generated, detected and reported."""
     root = tmp_path_factory.mktemp("reference")
+    embedded_domain_classifier(root / "cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
         out = root / "run"

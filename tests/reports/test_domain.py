@@ -51,6 +51,7 @@ def test_one_short_epoch_beats_chance_by_far(classifier, digits):
 
 
 def test_second_call_loads_the_cache_without_training(monkeypatch, digits):
+    monkeypatch.setattr(domain, "cache_root", cache_root)  # this test's own cache, not the session's
     data = first(load("embedded", "train"), 600)
     rng_state = torch.get_rng_state()
     trained = train_domain_classifier(data, epochs=1, batch_size=64, progress=False)

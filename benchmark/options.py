@@ -1,0 +1,63 @@
+"""Options declared once: a field of a config dataclass holds an option's default, help text and choices.
+
+The command line's options are made from the fields (:func:`click_options`), suites' TOML set the same fields
+by the same names, and ``run.json`` records them, so a new option is one new field. A flag is the field's name
+with dashes (``lr_g`` is ``--lr-g``); a boolean is a ``--name/--no-name`` pair.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+
+def option(default: Any, help: str, *, choices: Iterable[str] | None = None, aliases: tuple[str, ...] = ()) -> Any:
+    """A config field: its default, the help text ``--help`` shows, the allowed values, and other flag names."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices or ()),
+                                                        "aliases": aliases})
+
+
+def stack(*decorators: Callable) -> Callable:
+    """Apply click options in the order they are listed, so ``--help`` shows them in that order."""
+    return lambda command: functools.reduce(lambda cmd, decorate: decorate(cmd), reversed(decorators), command)
+
+
+def click_options(config: type, exclude: Iterable[str] = ()) -> Callable:
+    """One click option per field of ``config`` (but ``exclude``), in the order the fields are declared."""
+    hints = typing.get_type_hints(config)
+    return stack(*(_click_option(field, hints[field.name]) for field in dataclasses.fields(config)
+                   if field.name not in set(exclude)))
+
+
+def _click_option(field: dataclasses.Field, annotation: Any) -> Callable:
+    flag = "--" + field.name.replace("_", "-")
+    kind = _without_none(annotation)
+    metadata = field.metadata
+    if kind is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", *metadata.get("aliases", ()), field.name,
+                            default=field.default, show_default=True, help=metadata.get("help"))
+    value_type = click.Choice(metadata["choices"]) if metadata.get("choices") else kind
+    return click.option(flag, *metadata.get("aliases", ()), field.name, type=value_type, default=field.default,
+                        show_default=field.default is not None, help=metadata.get("help"))
+
+
+def _without_none(annotation: Any) -> Any:
+    """``int`` for ``int | None``: the type a flag's value is parsed as."""
+    if isinstance(annotation, types.UnionType):
+        kinds = [kind for kind in typing.get_args(annotation) if kind is not type(None)]
+        return kinds[0] if len(kinds) == 1 else annotation
+    return annotation
+
+
+def take(config: type, params: dict[str, Any], **values: Any) -> Any:
+    """The ``config`` built from a command's parameters: its fields are removed from ``params`` (what remains
+    belongs to the command), and ``values`` set the fields the command decides itself (the seed, say)."""
+    names = {field.name for field in dataclasses.fields(config)}
+    return config(**{name: params.pop(name) for name in list(params) if name in names and name not in values},
+                  **values)
