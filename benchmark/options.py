@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from benchmark.errors import DeepbenchError
+
 
 def option(default: Any, help: str, *, choices: Iterable[str] | None = None, aliases: tuple[str, ...] = ()) -> Any:
     """A config field: its default, the help text ``--help`` shows, the allowed values, and other flag names."""
@@ -61,3 +63,9 @@ def take(config: type, params: dict[str, Any], **values: Any) -> Any:
     names = {field.name for field in dataclasses.fields(config)}
     return config(**{name: params.pop(name) for name in list(params) if name in names and name not in values},
                   **values)
+
+
+def refuse_resume_with_force(resume: bool, force: bool, resume_does: str, force_does: str) -> None:
+    """``--resume`` keeps what a run holds and ``--force`` replaces it: asked for both, say what each does."""
+    if resume and force:
+        raise DeepbenchError(f"--resume {resume_does} and --force {force_does}; pass one of them")

@@ -23,6 +23,7 @@ from benchmark import distributed
 from benchmark.config import Experiment, Suite
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
+from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import RunDir, read_json, write_json, write_text
 from benchmark.runtime import progress_bar
 from detectors.detect import detect
@@ -131,8 +132,7 @@ def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device
     An experiment folder that already holds something is refused unless ``resume`` (finish it, if its
     options are unchanged) or ``force`` (delete the experiment's run and start it again).
     """
-    if resume and force:
-        raise DeepbenchError("--resume finishes the run in --out and --force starts it again; pass one of them")
+    refuse_resume_with_force(resume, force, "finishes the run in --out", "starts it again")
     out = Path(out)
     started = [e.name for e in suite.experiments if (out / e.name).exists() and any((out / e.name).iterdir())]
     if started and not (resume or force):

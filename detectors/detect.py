@@ -30,6 +30,7 @@ from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import RESIZE_METHOD, ImageDataset
+from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import DetectorFiles, RunDir, load_checkpoint, write_csv
 from benchmark.runtime import resolve_device, seed_everything
 from detectors.baselines import BASELINES, StatisticsBaseline
@@ -160,8 +161,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
 
 def _check_flags(checkpoint: str | os.PathLike | None, resume: bool, force: bool) -> None:
     """Contradictory options fail before anything is read or written."""
-    if resume and force:
-        raise DeepbenchError("--resume keeps existing detectors and --force retrains them; pass one of them")
+    refuse_resume_with_force(resume, force, "keeps existing detectors", "retrains them")
     if checkpoint is not None and resume:
         raise DeepbenchError("--checkpoint only evaluates the given detector and trains none; drop --resume")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.images import ImageDataset
+from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
 from generators.registry import GENERATORS, GANConfig, create_gan
@@ -50,8 +51,7 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     ``resume`` continues the generators' last checkpoints; ``force`` replaces what ``out`` holds instead of
     refusing (see :func:`claim_out`).
     """
-    if resume and force:
-        raise DeepbenchError("--resume continues the run in --out and --force replaces it; pass one of them")
+    refuse_resume_with_force(resume, force, "continues the run in --out", "replaces it")
     for name in generators:
         GENERATORS.get(name)  # an unknown name fails before any data are read
     train_config = train_config or TrainConfig()
