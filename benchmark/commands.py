@@ -13,6 +13,7 @@ import click
 
 from benchmark import config, data
 from benchmark.errors import DeepbenchError
+from benchmark.evaluate import evaluate as evaluate_folders
 from benchmark.folders import image_folders
 from benchmark.options import click_options, stack, take
 from benchmark.runtime import DEVICE_CHOICES, set_strict, set_threads
@@ -209,6 +210,41 @@ def report(run_dir, export, fid_between, leaderboard, output, check, seed, devic
             click.echo(f"results: {export_results(run_dir, export)}")
         click.echo(f"report: {result.index}")
         click.echo(result.times.line())
+
+
+@click.command()
+@click.option("--reals", required=True, help="Data set spec of the real images the fakes imitate (as --dataset of "
+                                             "generate: mnist, cifar10:dog, folder:PATH with train/ and test/, ...).")
+@click.option("--fakes", "fakes", multiple=True, required=True, metavar="NAME=DIR",
+              help="A folder of fakes (PNG, JPEG, WebP...; class folders allowed), imported as generator NAME "
+                   "(repeatable). Other sizes are resized to the reals', antialiased, and recorded.")
+@run_dir_option("--out", "Run directory to create, e.g. runs/NAME.")
+@click.option("--detector", "detectors", multiple=True,
+              help="Train this detector on each fake set (repeatable): " + ", ".join(NETWORKS.names()) +
+                   ", or timm:MODEL [default: none].")
+@click.option("--with-detectors", type=click.Path(path_type=Path), metavar="RUN",
+              help="Also evaluate the trained detectors of run RUN on the fakes, without retraining.")
+@click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
+              help="Evaluate under these perturbations (repeatable) [default: all].")
+@click_options(DetectorConfig, exclude=("seed",))
+@click_options(MetricOptions, exclude=("seed",))
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the reals (and so the fakes) to this many "
+                                                                "channels.")
+@click.option("--image-size", type=int, help="Resize the reals (and so the fakes) to this square size.")
+@click.option("--force", is_flag=True, help="Replace fake sets of these names (and what was computed from them) "
+                                           "in --out instead of refusing.")
+@seed_and_device
+@data_options
+def evaluate(reals, fakes, run_dir, detectors, with_detectors, perturbations, channels, image_size, force, seed, device,
+             data_root, download, **options):
+    """Score folders of fakes made anywhere: sample quality, detectors trained on them or taken from a run."""
+    folders = config.parse_pairs(fakes, "--fakes", "mine=path/to/images")
+    detector_config, metric_options = take(DetectorConfig, options, seed=seed), take(MetricOptions, options, seed=seed)
+    result = evaluate_folders(reals, folders, run_dir, detectors, with_detectors, detector_config, metric_options,
+                              perturbations or PERTURBATIONS, int(channels) if channels else None, image_size, force,
+                              device, data_root, download)
+    click.echo(markdown_tables(result.results))
+    click.echo(f"report: {result.index}")
 
 
 @click.command()

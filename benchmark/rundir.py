@@ -208,6 +208,7 @@ def now() -> str:
 
 
 LAST_CHECKPOINT, BEST_CHECKPOINT = "last.pt", "best.pt"
+DATA_STAGES = ("generate", "import")  # the stages that put fakes in a run, and say which reals they follow
 EVALUATION = "eval.json"
 
 
@@ -355,9 +356,12 @@ class RunDir:
         write_json(self.run_json, record, "run")
         return record
 
-    def generate_config(self) -> dict[str, Any]:
-        """The latest generate stage's config: the data set spec, data root and image shape the fakes follow."""
-        stages = [s for s in self.read_record()["stages"] if s["command"] == "generate"]
+    def generate_config(self, required: bool = True) -> dict[str, Any]:
+        """The latest generate (or import) stage's config: the data set spec, data root and image shape the
+        fakes follow; ``{}`` when there is none and it is not ``required``."""
+        stages = [s for s in self.read_record()["stages"] if s["command"] in DATA_STAGES]
+        if not stages and not required:
+            return {}
         if not stages:
             raise DeepbenchError(f"{self.run_json} records no generate stage; run deepbench generate --out "
                                  f"{self.root} first")

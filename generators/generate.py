@@ -108,8 +108,7 @@ def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:
             return
         raise DeepbenchError(f"{run.root} is not empty and holds no run.json, so it is not a deepbench run; "
                              f"use a new --out (or --force to write into it anyway)")
-    stages = [s for s in run.read_record()["stages"] if s["command"] == "generate"]
-    previous = stages[-1]["config"] if stages else {}
+    previous = run.generate_config(required=False)
     differing = [key for key in DATA_KEYS if previous and previous.get(key) != config[key]]
     if differing and not force:
         key = differing[0]  # the data set spec if that differs, else the content (fingerprint) or shape

@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+import pandas as pd
 import torch
 
 from benchmark import data, distributed
@@ -63,12 +64,15 @@ class RealReference:
         return data.load(spec, split, self.data_root, self.download, **self.shape)
 
     @cached_property
-    def classifier(self) -> DomainClassifier:
-        """Trained on the training split, or on the whole data set when the run used a one-class subset."""
+    def classifier(self) -> DomainClassifier | None:
+        """Trained on the training split, or on the whole data set when the run used a one-class subset; None
+        when the whole data set has one class (a folder of unlabelled images), so there is nothing to classify."""
         training = self.train
         if len(training.classes) < 2:
             whole = data.DatasetSpec(self.spec.name, self.spec.path)
             training = self._load(whole, "train")
+            if len(training.classes) < 2:
+                return None
             log.info("one class in %s: the domain classifier is trained on all of %s", self.spec, whole)
         return train_domain_classifier(training, device=self.device)
 
@@ -95,10 +99,16 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
     fakes, manifest = load_fakes(run.fakes(generator), **reals.shape)
     count = min(options.num_samples, len(fakes))
     fakes, manifest = fakes[:count], manifest.iloc[:count]
+    step = manifest["step"].iloc[0]  # none for fakes imported from elsewhere
     result = {"generator": generator, "dataset": str(reals.spec), "key": key, **training_cost(run, generator),
-              "sampled_step": int(manifest["step"].iloc[0]), "sampled_checkpoint": manifest["checkpoint"].iloc[0]}
+              "sampled_step": None if pd.isna(step) else int(step),
+              "sampled_checkpoint": manifest["checkpoint"].iloc[0]}
     labels = torch.tensor(manifest["label"].astype(int).to_numpy()) if manifest["label"].notna().all() else None
-    result.update(domain_scores(reals.classifier, reals.test, fakes, labels, options.seed))
+    if reals.classifier is None:
+        result["domain_missing"] = (f"{reals.spec} has one class, and a domain classifier needs at least two; "
+                                    f"the domain scores are left out")
+    else:
+        result.update(domain_scores(reals.classifier, reals.test, fakes, labels, options.seed))
     result.update(inception_part(reals, fakes, options, progress))
     if distributed.is_main():  # under torchrun every rank computed the same numbers
         write_json(path, result, "metrics")

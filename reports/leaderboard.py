@@ -277,11 +277,11 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
                 "detector": protocols["detector"], "trained on": protocols["train_generator"],
                 "evaluated on": protocols["eval_set"], "AUC raw": protocols["raw"].map(auc_text),
                 "AUC matched": protocols["matched"].map(auc_text)})))
-        robustness = robustness_table(results).map(auc_text).reset_index()
-        tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "
-                       "held-out fakes, per perturbation; inverted: "
-                       "below 0.5, fakes scored as more real than reals)",
-                       robustness.rename(columns={"trained": "detector"})))
+        robustness = robustness_table(results)
+        if not robustness.empty:  # empty when the detectors were trained on another run's generators
+            tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "
+                           "held-out fakes, per perturbation; inverted: below 0.5, fakes scored as more real than "
+                           "reals)", robustness.map(auc_text).reset_index().rename(columns={"trained": "detector"})))
     humans = human_table(results)
     if not humans.empty:
         tables.append((HUMAN_CAPTION, humans))
@@ -289,9 +289,11 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
 
 
 def markdown_tables(results: dict) -> str:
-    """The readable tables as Markdown, each under its caption in bold, and any shortcut warning after them."""
+    """The readable tables as Markdown, each under its caption in bold, then shortcut warnings and figures left out."""
     tables = [f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results)]
-    return "\n".join(tables + [f"> {warning}\n" for warning in shortcut_warnings(results)])
+    notes = [f"{metrics['generator']}: {metrics['domain_missing']}" for metrics in results["generators"]
+             if metrics.get("domain_missing")]  # a dash in a table says nothing of why
+    return "\n".join(tables + [f"> {line}\n" for line in shortcut_warnings(results) + notes])
 
 
 def describe(results: dict) -> str:

@@ -148,8 +148,10 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         matrices = {name: frame.pivot(index="train_generator", columns="eval_set", values="auc")
                     for name, frame in clean.groupby("detector", sort=True)}
         figures["heatmap"] = save_auc_heatmap(matrices, folder / "auc-heatmap.png")
-        figures["robustness"] = save_robustness_plot(robustness_table(results).T, folder / "robustness.png",
-                                                     "AUC on held-out fakes of the training generator")
+        robustness = robustness_table(results)
+        if not robustness.empty:  # empty when the detectors were trained in another run (evaluate --with-detectors)
+            figures["robustness"] = save_robustness_plot(robustness.T, folder / "robustness.png",
+                                                         "AUC on held-out fakes of the training generator")
     return figures
 
 
@@ -169,19 +171,21 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
     tables = [table for table in tables if table[0] != HUMAN_CAPTION]
     generators = [m["generator"] for m in results["generators"]]
     notes = sorted({m.get(key) or "" for m in results["generators"]
-                    for key in ("fid_note", "inception_missing", "inception_score_missing")} - {""})
+                    for key in ("fid_note", "inception_missing", "inception_score_missing", "domain_missing")} - {""})
     quality = Section("Sample quality", text=[describe(results), *notes], tables=tables[:1])
     samples = Section("Samples", figures=[("Real images (test split)", figures["real"])] + [
         (f"{name}: fakes", figures[f"fakes:{name}"]) for name in generators])
     losses = Section("Training", figures=[(f"{name}: losses and discriminator outputs",
-                                           run.generator(name) / "losses.png") for name in generators])
+                                           run.generator(name) / "losses.png") for name in generators
+                                          if (run.generator(name) / "losses.png").is_file()])  # imported: none
     detection = Section("Detection", text=shortcut_warnings(results), tables=tables[1:])
     detection.figures += [(f"{key.removeprefix('matched:')}: fakes as written (top) and after statistics matching "
                            f"(bottom), the matched protocol's images", path)
                           for key, path in figures.items() if key.startswith("matched:")]
     if "heatmap" in figures:
-        detection.figures += [("Cross-generator AUC (rows: trained on; columns: evaluated on)", figures["heatmap"]),
-                              ("Robustness to perturbations", figures["robustness"])]
+        detection.figures += [("Cross-generator AUC (rows: trained on; columns: evaluated on)", figures["heatmap"])]
+        if "robustness" in figures:
+            detection.figures.append(("Robustness to perturbations", figures["robustness"]))
         detection.figures += [(f"ROC curves: {key.removeprefix('roc:')}", path) for key, path in figures.items()
                               if key.startswith("roc:")]
     else:

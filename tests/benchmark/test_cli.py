@@ -16,7 +16,7 @@ from generators.train import TrainConfig
 from reports.generator_metrics import MetricOptions
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
-COMMANDS = ["datasets", "generate", "detect", "report", "run", "quiz"]
+COMMANDS = ["datasets", "generate", "detect", "report", "evaluate", "run", "quiz"]
 
 
 def invoke(*args):
@@ -31,7 +31,7 @@ def test_every_command_has_help(command):
 
 
 def test_stage_commands_share_seed_and_device_options():
-    for command in ("generate", "detect", "report", "run"):
+    for command in ("generate", "detect", "report", "evaluate", "run"):
         output = invoke(command, "--help").output
         assert "--device [auto|cpu|cuda]" in output and "--data-root" in output
         assert ("--seed" in output) == (command != "run")  # a suite sets each experiment's seed
@@ -57,7 +57,7 @@ def test_command_list_is_what_the_commands_say_of_themselves():
 
 
 @pytest.mark.parametrize("command, configs", [("generate", (TrainConfig, GANConfig)), ("detect", (DetectorConfig,)),
-                                              ("report", (MetricOptions,))])
+                                              ("report", (MetricOptions,)), ("evaluate", (DetectorConfig, MetricOptions))])
 def test_every_config_field_is_an_option_with_its_default_and_help(command, configs):
     """Options are declared once, as config fields: a new field is a new option with nothing else to edit."""
     options = {param.name: param for param in getattr(commands, command).params}

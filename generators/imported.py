@@ -1,0 +1,99 @@
+"""Fakes made elsewhere, imported into a run as a generator of their own.
+
+A folder of images from any generator (a diffusion model, a GAN of a paper, an image API) becomes
+``generators/<name>/fakes`` like the fakes deepbench samples: PNGs in the reals' shape and a ``manifest.csv``.
+Each manifest row names its source file, that file's original size and format, and the sha256 of the whole
+sorted source list (in the column where a sampled set has its checkpoint's hash), so every figure computed
+on the set says which images it came from. There is no checkpoint: the set is what it is.
+
+Images of another size are resized (bilinear, antialiased) and other channel counts converted, and the
+manifest says so; nothing is silently cropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+from torchvision.transforms.functional import to_pil_image
+
+from benchmark import data
+from benchmark.errors import DeepbenchError
+from benchmark.fakes import MANIFEST
+from benchmark.images import RESIZE_METHOD, ImageFiles
+from benchmark.rundir import RunDir, path_component, write_csv
+from generators.sample import replace_folder
+
+IMPORTED = "imported"  # the manifest's checkpoint column for imported sets
+
+
+@dataclass
+class ImportedSet:
+    name: str
+    fakes: Path
+    count: int
+    source: dict  # folder, files, sha256 of the sorted file list, original sizes and formats, resize
+
+
+def source_description(name: str, folder: Path, image_size: tuple[int, int]) -> tuple[ImageFiles, dict]:
+    """The images of ``folder`` as they are, and what ``run.json`` records of them, with the resize to
+    ``image_size`` they need. A bad folder fails here, before anything is written."""
+    path_component(name, "fake set name")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DeepbenchError(f"--fakes {name}={folder}: no such folder; pass a folder of images")
+    files = data.load(f"folder:{folder}", "train")
+    sizes, formats = Counter(), Counter()
+    for path in files.paths:
+        try:
+            with Image.open(path) as image:
+                sizes[f"{image.width}x{image.height}"] += 1
+                formats[image.format or path.suffix.lstrip(".").upper()] += 1
+        except (OSError, SyntaxError):  # counted here; decoding skips it with a warning, or stops under --strict
+            formats["unreadable"] += 1
+    listing = "\n".join(str(path.relative_to(folder)) for path in sorted(files.paths))
+    target = f"{image_size[1]}x{image_size[0]}"
+    resized = sorted(size for size in sizes if size != target)
+    return files, {"folder": str(folder.resolve()), "files": len(files.paths),
+                   "sha256": hashlib.sha256(listing.encode()).hexdigest(), "sizes": dict(sizes),
+                   "formats": dict(formats),
+                   "resized": f"{', '.join(resized)} to {target}, {RESIZE_METHOD}" if resized else None}
+
+
+def refuse_existing(run: RunDir, names: list[str], force: bool) -> None:
+    """A set of these names in the run is replaced only with ``force``."""
+    existing = [name for name in names if run.generator(name).exists()]
+    if existing and not force:
+        raise DeepbenchError(f"{run.generator(existing[0])} exists; pass --force to replace it, or another name")
+
+
+def import_fakes(run: RunDir, name: str, folder: Path, channels: int, image_size: tuple[int, int],
+                 force: bool = False, limit: int | None = None) -> ImportedSet:
+    """Write the images of ``folder`` (the first ``limit`` in sorted order, if given) into the run as the fakes
+    of generator ``name``, converted to ``channels`` x ``image_size``."""
+    _, source = source_description(name, folder, image_size)
+    target = run.fakes(name)
+    refuse_existing(run, [name], force)
+    if run.generator(name).exists():
+        run.discard([name])  # its fakes and everything computed from them
+    converted = data.load(f"folder:{folder}", "train", channels=channels, image_size=tuple(image_size))
+    images, _ = converted.tensors()
+    order = sorted(range(len(converted.paths)), key=lambda i: converted.paths[i])[:limit]
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    rows = []
+    for index, position in enumerate(order):
+        file = f"{index:06d}.png"
+        to_pil_image(images[position]).save(partial / file, format="PNG")
+        rows.append({"file": file, "label": None, "class": None, "seed": None, "index": index, "generator": name,
+                     "step": None, "checkpoint": IMPORTED, "checkpoint_sha256": source["sha256"],
+                     "source": str(Path(converted.paths[position]).relative_to(folder))})
+    write_csv(partial / MANIFEST, pd.DataFrame(rows))
+    replace_folder(partial, target)
+    return ImportedSet(name, target, len(rows), source)
