@@ -56,8 +56,9 @@ def test_command_list_is_what_the_commands_say_of_themselves():
         assert isinstance(command, click.Command) and command.get_short_help_str(len(summary)) == summary
 
 
-@pytest.mark.parametrize("command, configs", [("generate", (TrainConfig, GANConfig)), ("detect", (DetectorConfig,)),
-                                              ("report", (MetricOptions,)), ("evaluate", (DetectorConfig, MetricOptions))])
+@pytest.mark.parametrize("command, configs", [
+    ("generate", (TrainConfig, GANConfig)), ("detect", (DetectorConfig,)), ("report", (MetricOptions,)),
+    ("evaluate", (DetectorConfig, MetricOptions))])
 def test_every_config_field_is_an_option_with_its_default_and_help(command, configs):
     """Options are declared once, as config fields: a new field is a new option with nothing else to edit."""
     options = {param.name: param for param in getattr(commands, command).params}
