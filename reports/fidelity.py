@@ -275,8 +275,9 @@ def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
     A (N1 x D) and B (N2 x D), S1 = A'A / (N1 - 1) and S2 = B'B / (N2 - 1), and the eigenvalues of S1 S2 are the
     squared singular values of A B' / sqrt((N1 - 1)(N2 - 1)), so tr sqrt(S1 S2) is the sum of those singular
     values: an N1 x N2 problem instead of torch-fidelity's D x D matrix square root. With more samples than
-    dimensions it is the D x D symmetric problem sqrt(S1) S2 sqrt(S1) instead, whose eigenvalues are those of
-    S1 S2. Both agree with torch-fidelity to 1e-6 relative (tests/reports/test_fidelity.py).
+    dimensions it is the D x D symmetric problem L' S2 L instead, with S1 = L L' by Cholesky (sqrt(S1) S2 sqrt(S1)
+    when S1 is singular), whose eigenvalues are those of S1 S2. All agree with torch-fidelity to 1e-6 relative
+    (tests/reports/test_fidelity.py).
     """
     real, fake = real.double(), fake.double()
     mean_real, mean_fake = real.mean(0), fake.mean(0)
@@ -287,9 +288,15 @@ def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
         cross = centred_real @ centred_fake.T
         root_trace = torch.linalg.svdvals(cross).sum().item() / math.sqrt(scale_real * scale_fake)
     else:
-        values, vectors = torch.linalg.eigh(centred_real.T @ centred_real / scale_real)
-        root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
-        product = root @ (centred_fake.T @ centred_fake / scale_fake) @ root
+        covariance_real = centred_real.T @ centred_real / scale_real
+        covariance_fake = centred_fake.T @ centred_fake / scale_fake
+        lower, info = torch.linalg.cholesky_ex(covariance_real)
+        if info == 0:  # S1 = L L': the eigenvalues of S1 S2 are those of the symmetric L' S2 L
+            product = lower.T @ covariance_fake @ lower
+        else:  # singular S1 (duplicate or constant features): its square root instead
+            values, vectors = torch.linalg.eigh(covariance_real)
+            root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+            product = root @ covariance_fake @ root
         root_trace = torch.linalg.eigvalsh(product).clamp(min=0).sqrt().sum().item()
     return float((mean_real - mean_fake).square().sum().item() + traces - 2 * root_trace)
 

@@ -307,11 +307,12 @@ def torch_fidelity_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
                                     False)[KEY_METRIC_FID]
 
 
-@pytest.mark.parametrize("real_count, fake_count, dimensions", [
-    (300, 200, 2048),  # fewer samples than dimensions: rank-deficient covariances, the CPU reports' case
-    (3000, 2500, 64),  # full-rank covariances
+@pytest.mark.parametrize("real_count, fake_count, dimensions, constant", [
+    (300, 200, 2048, False),  # fewer samples than dimensions: rank-deficient covariances, the CPU reports' case
+    (3000, 2500, 64, False),  # full-rank covariances: the Cholesky path
+    (3000, 2500, 64, True),  # more samples than dimensions, but a constant real feature makes S1 singular
 ])
-def test_fid_from_features_equals_torch_fidelity(real_count, fake_count, dimensions):
+def test_fid_from_features_equals_torch_fidelity(real_count, fake_count, dimensions, constant):
     """Correlated features (a low-rank signal plus noise, as Inception's pool3 is) with a shifted fake set."""
     generator = torch.Generator().manual_seed(0)
     mixing = torch.randn(32, dimensions, generator=generator, dtype=torch.float64)
@@ -319,6 +320,8 @@ def test_fid_from_features_equals_torch_fidelity(real_count, fake_count, dimensi
         real_count, dimensions, generator=generator, dtype=torch.float64)
     fake = 1.2 * torch.randn(fake_count, 32, generator=generator, dtype=torch.float64) @ mixing + 0.5 + 0.4 * \
         torch.randn(fake_count, dimensions, generator=generator, dtype=torch.float64)
+    if constant:
+        real[:, 0] = 1.0
     # FID is a difference of terms (tr S1 + tr S2 and 2 tr sqrt(S1 S2)) far larger than itself here, so float64
     # rounding in either method moves it by about 1e-7 of those terms: the agreement is held to 1e-6 of them
     scale = (real.var(0).sum() + fake.var(0).sum()).item()
