@@ -84,6 +84,11 @@ def datasets(data_root: Path | None):
         click.echo(f"  {'folder':<14} found    {folder}  use --dataset folder:{folder}")
 
 
+baselines_option = click.option(
+    "--baselines/--no-baselines", default=True, show_default=True,
+    help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ") on each training set.")
+
+
 def generator_help() -> str:
     return "Generator to train (repeatable): " + ", ".join(GENERATORS.names()) + "."
 
@@ -142,8 +147,7 @@ def detector_help() -> str:
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
 @click_options(DetectorConfig, exclude=("seed",))
-@click.option("--baselines/--no-baselines", default=True, show_default=True,
-              help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ").")
+@baselines_option
 @click.option("--seed", type=int, default=None,
               help="Seed of training and of the fakes' train/val/test split [default: 0; with --checkpoint, the "
                    "detector's own, which is the only one accepted].")
@@ -224,6 +228,7 @@ def report(run_dir, export, fid_between, leaderboard, output, check, seed, devic
                    ", or timm:MODEL [default: none].")
 @click.option("--with-detectors", type=click.Path(path_type=Path), metavar="RUN",
               help="Also evaluate the trained detectors of run RUN on the fakes, without retraining.")
+@baselines_option
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
 @click_options(DetectorConfig, exclude=("seed",))
@@ -235,14 +240,14 @@ def report(run_dir, export, fid_between, leaderboard, output, check, seed, devic
                                            "in --out instead of refusing.")
 @seed_and_device
 @data_options
-def evaluate(reals, fakes, run_dir, detectors, with_detectors, perturbations, channels, image_size, force, seed, device,
-             data_root, download, **options):
+def evaluate(reals, fakes, run_dir, detectors, with_detectors, baselines, perturbations, channels, image_size, force,
+             seed, device, data_root, download, **options):
     """Score folders of fakes made anywhere: sample quality, detectors trained on them or taken from a run."""
     folders = config.parse_pairs(fakes, "--fakes", "mine=path/to/images")
     detector_config, metric_options = take(DetectorConfig, options, seed=seed), take(MetricOptions, options, seed=seed)
     result = evaluate_folders(reals, folders, run_dir, detectors, with_detectors, detector_config, metric_options,
-                              perturbations or PERTURBATIONS, int(channels) if channels else None, image_size, force,
-                              device, data_root, download)
+                              perturbations or PERTURBATIONS, tuple(BASELINES.names()) if baselines else (),
+                              int(channels) if channels else None, image_size, force, device, data_root, download)
     click.echo(markdown_tables(result.results))
     click.echo(f"report: {result.index}")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
+from detectors.baselines import BASELINES
 from detectors.detect import detect
 from detectors.detector import DetectorConfig
 from detectors.perturb import PERTURBATIONS
@@ -28,12 +29,14 @@ from reports.report import Report, report
 def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.PathLike,
              detectors: tuple[str, ...] = (), with_detectors: str | os.PathLike | None = None,
              detector_config: DetectorConfig | None = None, metric_options: MetricOptions | None = None,
-             perturbations: tuple[str, ...] = PERTURBATIONS, channels: int | None = None,
+             perturbations: tuple[str, ...] = PERTURBATIONS, baselines: tuple[str, ...] = tuple(BASELINES.names()),
+             channels: int | None = None,
              image_size: int | None = None, force: bool = False, device: str = "auto",
              data_root: str | os.PathLike | None = None, download: bool = False,
              progress: bool | None = None) -> Report:
     """Import ``fakes`` (name -> folder) into the run ``out`` against the reals of spec ``reals``, train
-    ``detectors`` on each set, evaluate the detectors of run ``with_detectors`` on them, and report."""
+    ``detectors`` on each set (beside the trivial-statistics ``baselines``), evaluate the detectors of run
+    ``with_detectors`` on them, and report."""
     if not fakes:
         raise DeepbenchError("pass at least one --fakes NAME=DIR")
     trained = _trained_detectors(with_detectors)
@@ -52,7 +55,8 @@ def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.Path
     run.finish("import")
     options = {"perturbations": perturbations, "device": device, "data_root": data_root, "download": download}
     if detectors:
-        detect(run.root, detectors, config=detector_config or DetectorConfig(), force=force, **options)
+        detect(run.root, detectors, config=detector_config or DetectorConfig(), force=force, baselines=baselines,
+               **options)
     for checkpoint in trained:
         detect(run.root, checkpoint=checkpoint, force=force, baselines=(), **options)
     return report(run.root, metric_options, device, data_root, download, progress)

@@ -127,6 +127,8 @@ def test_an_existing_name_is_refused_without_force(evaluated, folders, tmp_path)
     before = snapshot(out)
     refused = invoke(*args)
     assert refused.exit_code == 2 and "pass --force" in refused.output and snapshot(out) == before
-    assert invoke(*args, "--force").exit_code == 0
+    assert invoke(*args, "--force", "--detector", "cnn", "--epochs", "1", "--perturbation", "none",
+                  "--no-baselines").exit_code == 0
+    assert [files.name for files in RunDir(out).detectors()] == ["cnn@blurred"]  # and no baseline
     assert np.array_equal(pd.read_csv(RunDir(out).fakes("blurred") / "manifest.csv")["file"],
                           pd.read_csv(RunDir(source).fakes("blurred") / "manifest.csv")["file"])
