@@ -39,24 +39,24 @@ def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.Path
     ``with_detectors`` on them, and report."""
     if not fakes:
         raise DeepbenchError("pass at least one --fakes NAME=DIR")
+    detector_config = detector_config or DetectorConfig()
     trained = _trained_detectors(with_detectors)
     real_train = data.load(reals, "train", data_root, download, channels, image_size)
     data.load(reals, "test", data_root, download, channels, image_size)  # detection and report need it
-    sources = {name: source_description(name, Path(folder), real_train.image_size)[1] for name, folder in fakes.items()}
+    sources = {name: source_description(name, Path(folder), real_train.image_size) for name, folder in fakes.items()}
     run = RunDir(Path(out))
     config = {"dataset": reals, "generators": list(fakes), "checkpoint": "", "channels": real_train.channels,
               "image_size": list(real_train.image_size), "data_root": str(data.resolve_root(data_root)),
               "fingerprint": real_train.fingerprint, "sources": sources}
     refuse_existing(run, list(fakes), force)
     claim_out(run, config, resume=False, force=force)  # every argument was checked before this first write
-    run.start("import", config, (detector_config or DetectorConfig()).seed)
+    run.start("import", config, detector_config.seed)
     for name, folder in fakes.items():
-        import_fakes(run, name, Path(folder), real_train.channels, real_train.image_size, force)
+        import_fakes(run, name, Path(folder), real_train.channels, real_train.image_size, force, sources[name])
     run.finish("import")
     options = {"perturbations": perturbations, "device": device, "data_root": data_root, "download": download}
     if detectors:
-        detect(run.root, detectors, config=detector_config or DetectorConfig(), force=force, baselines=baselines,
-               **options)
+        detect(run.root, detectors, config=detector_config, force=force, baselines=baselines, **options)
     for checkpoint in trained:
         detect(run.root, checkpoint=checkpoint, force=force, baselines=(), **options)
     return report(run.root, metric_options, device, data_root, download, progress)

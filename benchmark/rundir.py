@@ -209,7 +209,7 @@ def now() -> str:
 
 LAST_CHECKPOINT, BEST_CHECKPOINT = "last.pt", "best.pt"
 DATA_STAGES = ("generate", "import")  # the stages that put fakes in a run, and say which reals they follow
-EVALUATION = "eval.json"
+EVALUATION, EVALUATION_TABLE = "eval.json", "eval.csv"
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ class DetectorFiles:
 
     @property
     def evaluation_table(self) -> Path:
-        return self.folder / "eval.csv"
+        return self.folder / EVALUATION_TABLE
 
     def baseline(self, protocol: str) -> Path:
         """A trivial-statistics baseline fitted under ``protocol``."""
@@ -302,7 +302,7 @@ class RunDir:
     @property
     def detection_table(self) -> Path:
         """Every detector's evaluation rows in one CSV."""
-        return self.root / "detectors" / "eval.csv"
+        return self.root / "detectors" / EVALUATION_TABLE
 
     @property
     def quiz_answers(self) -> Path:

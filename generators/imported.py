@@ -25,7 +25,7 @@ from torchvision.transforms.functional import to_pil_image
 from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
-from benchmark.images import RESIZE_METHOD, ImageFiles
+from benchmark.images import RESIZE_METHOD
 from benchmark.rundir import RunDir, path_component, write_csv
 from generators.sample import replace_folder
 
@@ -40,9 +40,9 @@ class ImportedSet:
     source: dict  # folder, files, sha256 of the sorted file list, original sizes and formats, resize
 
 
-def source_description(name: str, folder: Path, image_size: tuple[int, int]) -> tuple[ImageFiles, dict]:
-    """The images of ``folder`` as they are, and what ``run.json`` records of them, with the resize to
-    ``image_size`` they need. A bad folder fails here, before anything is written."""
+def source_description(name: str, folder: Path, image_size: tuple[int, int]) -> dict:
+    """What ``run.json`` records of the images of ``folder`` as they are, with the resize to ``image_size``
+    they need. A bad folder or name fails here, before anything is written."""
     path_component(name, "fake set name")
     folder = Path(folder)
     if not folder.is_dir():
@@ -59,10 +59,9 @@ def source_description(name: str, folder: Path, image_size: tuple[int, int]) -> 
     listing = "\n".join(str(path.relative_to(folder)) for path in sorted(files.paths))
     target = f"{image_size[1]}x{image_size[0]}"
     resized = sorted(size for size in sizes if size != target)
-    return files, {"folder": str(folder.resolve()), "files": len(files.paths),
-                   "sha256": hashlib.sha256(listing.encode()).hexdigest(), "sizes": dict(sizes),
-                   "formats": dict(formats),
-                   "resized": f"{', '.join(resized)} to {target}, {RESIZE_METHOD}" if resized else None}
+    return {"folder": str(folder.resolve()), "files": len(files.paths),
+            "sha256": hashlib.sha256(listing.encode()).hexdigest(), "sizes": dict(sizes), "formats": dict(formats),
+            "resized": f"{', '.join(resized)} to {target}, {RESIZE_METHOD}" if resized else None}
 
 
 def refuse_existing(run: RunDir, names: list[str], force: bool) -> None:
@@ -73,27 +72,26 @@ def refuse_existing(run: RunDir, names: list[str], force: bool) -> None:
 
 
 def import_fakes(run: RunDir, name: str, folder: Path, channels: int, image_size: tuple[int, int],
-                 force: bool = False, limit: int | None = None) -> ImportedSet:
-    """Write the images of ``folder`` (the first ``limit`` in sorted order, if given) into the run as the fakes
-    of generator ``name``, converted to ``channels`` x ``image_size``."""
-    _, source = source_description(name, folder, image_size)
+                 force: bool = False, source: dict | None = None) -> ImportedSet:
+    """Write the images of ``folder`` into the run as the fakes of generator ``name``, converted to ``channels``
+    x ``image_size``; ``source`` is :func:`source_description`'s record of them, when the caller has it."""
+    source = source or source_description(name, folder, image_size)
     target = run.fakes(name)
     refuse_existing(run, [name], force)
     if run.generator(name).exists():
         run.discard([name])  # its fakes and everything computed from them
     converted = data.load(f"folder:{folder}", "train", channels=channels, image_size=tuple(image_size))
     images, _ = converted.tensors()
-    order = sorted(range(len(converted.paths)), key=lambda i: converted.paths[i])[:limit]
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     rows = []
-    for index, position in enumerate(order):
+    for index, (image, path) in enumerate(zip(images, converted.paths, strict=True)):
         file = f"{index:06d}.png"
-        to_pil_image(images[position]).save(partial / file, format="PNG")
+        to_pil_image(image).save(partial / file, format="PNG")
         rows.append({"file": file, "label": None, "class": None, "seed": None, "index": index, "generator": name,
                      "step": None, "checkpoint": IMPORTED, "checkpoint_sha256": source["sha256"],
-                     "source": str(Path(converted.paths[position]).relative_to(folder))})
+                     "source": str(Path(path).relative_to(folder))})
     write_csv(partial / MANIFEST, pd.DataFrame(rows))
     replace_folder(partial, target)
     return ImportedSet(name, target, len(rows), source)

@@ -20,7 +20,7 @@ import torch
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
-from benchmark.fakes import load_fakes
+from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import ImageDataset
 from benchmark.options import option
 from benchmark.rundir import RunDir, file_digest, load_checkpoint, read_json, write_json
@@ -82,7 +82,7 @@ class RealReference:
 
 
 def metrics_key(run: RunDir, generator: str, reals: RealReference, options: MetricOptions) -> dict:
-    return {"manifest_sha256": file_digest(run.fakes(generator) / "manifest.csv"),
+    return {"manifest_sha256": file_digest(run.fakes(generator) / MANIFEST),
             "real_fingerprint": reals.train.fingerprint, "options": asdict(options), "version": METRICS_VERSION}
 
 
