@@ -367,6 +367,11 @@ class RunDir:
                                  f"{self.root} first")
         return stages[-1]["config"]
 
+    def detect_seed(self) -> int:
+        """The seed that split the fakes for the latest ``detect`` (0, the default, before any detect)."""
+        stages = [s for s in self.read_record()["stages"] if s["command"] == "detect"]
+        return int(stages[-1]["config"]["detector"]["seed"]) if stages else 0
+
     def read_record(self) -> dict[str, Any]:
         """``run.json``, validated."""
         record = read_json(self.run_json, "run")

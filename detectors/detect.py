@@ -269,7 +269,10 @@ def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path
     """Load every generator's fakes and extra folder once, and build each protocol's sets from them.
 
     Statistics matching comes first (on the fakes as generated), then format matching, so the fakes end with
-    the reals' JPEG settings whatever else was done to them.
+    the reals' JPEG settings whatever else was done to them. A generator's match is fitted on its training
+    fakes alone: fitted on all of them, the matched held-out fakes would deviate from the reals' histogram
+    opposite to the training fakes, and a baseline would score them inverted. An extra folder, never trained
+    on, is fitted on its own fakes.
     """
     protocols = ("matched", "raw") if match_statistics == "auto" else ("raw",)
     fakes = {protocol: {} for protocol in protocols}
@@ -281,7 +284,7 @@ def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path
         held_out[generator] = held_out_digest(test_files, len(real_test), seed)
         mixed[generator] = fakes["raw"][generator]
         if match_statistics == "auto":
-            match = fit_statistics_match(images, real_train)
+            match = fit_statistics_match(fake_split(images, "train", seed), real_train)
             fakes["matched"][generator] = match_format(match(images), settings)
             mixed[generator] = match_format(matched_half(images, match, seed), settings)
             matches[generator] = match.record()

@@ -45,7 +45,7 @@ DETECTION_CAPTION = ("Detection, {protocol} protocol (clean held-out images; sco
                      "200 stratified bootstrap resamples; ECE over 15 bins; training: robust = random blur and JPEG "
                      "augmentation; baseline:* rows are logistic regressions on trivial statistics)")
 PROTOCOL_CAPTION = ("Protocols (clean AUC on the fakes as written, raw, and after statistics matching gave them the "
-                    "reals' background (their own near-black values set to the reals' background value), matched; "
+                    "real training images' pixel-value histogram (exact histogram specification), matched; "
                     "the other tables lead with matched; networks trained on fakes half of which were matched, "
                     "baselines under each protocol apart)")
 HUMAN_CAPTION = ("Human evaluation (deepbench quiz: share of held-out images people judged right; fooling rate: "

@@ -47,12 +47,6 @@ class Card:
         return f"{self.source}:{self.number}"
 
 
-def held_out_seed(run: RunDir) -> int:
-    """The seed that split the fakes for the run's latest ``detect`` (0, the default, before any detect)."""
-    stages = [s for s in run.read_record()["stages"] if s["command"] == "detect"]
-    return int(stages[-1]["config"]["detector"]["seed"]) if stages else 0
-
-
 class HeldOut:
     """A run's held-out images by source: ``"real"`` and each generator with fakes."""
 
@@ -63,7 +57,7 @@ class HeldOut:
         generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
         if not generators:
             raise DeepbenchError(f"{run.root} has no fakes to show; run deepbench generate --out {run.root} first")
-        seed, settings = held_out_seed(run), real_jpeg_settings(self.reals)
+        seed, settings = run.detect_seed(), real_jpeg_settings(self.reals)
         self.numbers = {REAL: list(range(len(self.reals)))}
         self.fakes = {}
         for generator in generators:

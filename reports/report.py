@@ -25,6 +25,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes, read_manifest
 from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
 from detectors.matching import fit_statistics_match
+from detectors.sets import fake_split
 from reports.generator_metrics import MetricOptions, RealReference, generator_metrics
 from reports.html import Section, write_report
 from reports.leaderboard import (
@@ -139,7 +140,7 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         real_images, _ = reals.train.tensors()
         for generator in generators:
             fakes, _ = load_fakes(run.fakes(generator), real_images.shape[1], tuple(real_images.shape[2:]))
-            matched = fit_statistics_match(fakes, real_images)(fakes)
+            matched = fit_statistics_match(fake_split(fakes, "train", run.detect_seed()), real_images)(fakes)
             figures[f"matched:{generator}"] = save_image_grid(torch.cat([fakes[:8], matched[:8]]),
                                                               folder / f"matched-{generator}.png", 8)
     clean = detector_table(results)

@@ -1,0 +1,78 @@
+"""Held-out AUC of the trivial-statistics baselines on a run's fakes, raw and after statistics matching.
+
+Builds the sets exactly as ``deepbench detect`` does (``detectors.detect.assemble_sets``: fakes split 70/10/20,
+the match fitted on the training fakes, format matching last) and fits each baseline under each protocol.
+Then the control a transform can fail by itself: "fakes" that are a second sample of the real training images
+(lossless, so without format matching), matched like a generator's. A good transform takes the baselines to
+0.5 on the control and removes what it targets from the generators' fakes.
+
+    .venv/bin/python benchmarks/statistics_matching.py --run runs/seeds/mnist --data-root ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from sklearn.metrics import roc_auc_score
+
+from benchmark import data
+from benchmark.fakes import MANIFEST
+from benchmark.rundir import RunDir
+from detectors.baselines import BASELINES, StatisticsBaseline
+from detectors.detect import assemble_sets, real_jpeg_settings
+from detectors.matching import fit_statistics_match
+from detectors.sets import fake_split, held_out_set, training_sets
+
+
+def held_out_auc(kind: str, train, val, test, seed: int) -> float:
+    baseline = StatisticsBaseline(kind, seed).fit(train.images, train.labels, val.images, val.labels)
+    return roc_auc_score(test.labels.numpy(), baseline.decision_function(test.images))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="run directory with generated fakes")
+    parser.add_argument("--data-root", type=Path, help="folder holding the run's data set")
+    parser.add_argument("--control", type=int, default=5000, help="real images that play the fakes in the control")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    run = RunDir(args.run)
+    config = run.generate_config()
+    generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
+    first = data.load(f"folder:{run.fakes(generators[0])}", "train")
+    shape = {"channels": first.channels, "image_size": first.image_size}
+    real_train = data.load(config["dataset"], "train", args.data_root or config.get("data_root"), **shape)
+    real_test = data.load(config["dataset"], "test", args.data_root or config.get("data_root"), **shape)
+    reals, _ = real_train.tensors(progress=False)
+    tests, _ = real_test.tensors(progress=False)
+    reals = reals[torch.randperm(len(reals), generator=torch.Generator().manual_seed(args.seed))]
+    started = time.perf_counter()
+    sets = assemble_sets(run, generators, {}, reals, tests, shape, real_jpeg_settings(real_train), "auto", args.seed)
+    kinds = BASELINES.names()
+    print(f"{run.root}: {len(reals)} real training images, {len(tests)} real test images, "
+          f"{torch.get_num_threads()} torch threads\n")
+    print("| fakes | protocol | held-out reals/fakes | " + " | ".join(f"{k} AUC" for k in kinds) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in kinds) + " |")
+    for generator in generators:
+        for protocol in ("raw", "matched"):
+            train, val = sets.baseline_training(protocol, generator)
+            test = sets.eval_sets[protocol][generator]
+            aucs = [held_out_auc(kind, train, val, test, args.seed) for kind in kinds]
+            count = f"{int((test.labels == 0).sum())}/{int(test.labels.sum())}"
+            print(f"| {generator} | {protocol} | {count} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
+    control_reals, control = reals[:len(reals) // 2], reals[len(reals) // 2:][:args.control]
+    match = fit_statistics_match(fake_split(control, "train", args.seed), control_reals)
+    for protocol, fakes in (("raw", control), ("matched", match(control))):
+        train, val = training_sets(control_reals, fakes, args.seed)
+        test = held_out_set(tests, fake_split(fakes, "test", args.seed), args.seed)
+        aucs = [held_out_auc(kind, train, val, test, args.seed) for kind in kinds]
+        count = f"{int((test.labels == 0).sum())}/{int(test.labels.sum())}"
+        print(f"| control: reals | {protocol} | {count} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
+    print(f"\n{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
