@@ -35,7 +35,7 @@ from pathlib import Path
 
 from benchmark import data
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import path_component
+from benchmark.files import path_component
 
 SUITES_DIR = Path(__file__).parent / "suites"
 TABLES = ("train", "gan", "detector", "metrics")  # sub-tables merged key by key with [defaults]

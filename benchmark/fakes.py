@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 
 from benchmark.errors import DeepbenchError
+from benchmark.files import path_component
 from benchmark.images import ImageFiles, list_images
-from benchmark.rundir import path_component
 
 MANIFEST = "manifest.csv"
 

@@ -22,9 +22,10 @@ import torch
 from benchmark import distributed
 from benchmark.config import Experiment, Suite
 from benchmark.errors import DeepbenchError
+from benchmark.files import read_json, write_json, write_text
 from benchmark.images import ImageDataset
 from benchmark.options import refuse_resume_with_force
-from benchmark.rundir import RunDir, read_json, write_json, write_text
+from benchmark.rundir import RunDir
 from benchmark.runtime import progress_bar
 from detectors.detect import detect
 from detectors.detector import DetectorConfig

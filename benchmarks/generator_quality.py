@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 
 from benchmark import data
-from benchmark.rundir import RunDir, load_checkpoint
+from benchmark.files import load_checkpoint
+from benchmark.rundir import RunDir
 from reports.domain import extract_features, kid, predict, train_domain_classifier
 
 

@@ -40,9 +40,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmark.errors import DeepbenchError
+from benchmark.files import read_json, write_json
 from benchmark.images import check_image_batch
 from benchmark.registry import Registry
-from benchmark.rundir import read_json, write_json
 from detectors.metrics import threshold_at_eer
 from detectors.perturb import jpeg
 

@@ -29,9 +29,10 @@ import torch
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
+from benchmark.files import load_checkpoint, write_csv
 from benchmark.images import RESIZE_METHOD, ImageDataset
 from benchmark.options import refuse_resume_with_force
-from benchmark.rundir import DetectorFiles, RunDir, load_checkpoint, write_csv
+from benchmark.rundir import DetectorFiles, RunDir
 from benchmark.runtime import resolve_device, seed_everything
 from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, refuse_other_options, training_options

@@ -49,9 +49,9 @@ from sklearn.metrics import roc_auc_score
 from benchmark import distributed, sync_batchnorm
 from benchmark.capsules import margin_loss
 from benchmark.errors import DeepbenchError
+from benchmark.files import load_checkpoint, save_checkpoint
 from benchmark.images import to_unit_range
 from benchmark.options import option
-from benchmark.rundir import load_checkpoint, save_checkpoint
 from benchmark.runtime import progress_bar
 from detectors.metrics import calibrated, threshold_at_eer
 from detectors.networks import create_network, fake_logit

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.rundir import DetectorFiles, write_csv, write_json
+from benchmark.files import write_csv, write_json
+from benchmark.rundir import DetectorFiles
 from detectors.metrics import BOOTSTRAP, calibrated, detection_metrics, roc_points
 from detectors.perturb import PERTURBATIONS, perturb
 from detectors.sets import LabelledImages

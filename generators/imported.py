@@ -25,8 +25,9 @@ from torchvision.transforms.functional import to_pil_image
 from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
+from benchmark.files import path_component, write_csv
 from benchmark.images import RESIZE_METHOD
-from benchmark.rundir import RunDir, path_component, write_csv
+from benchmark.rundir import RunDir
 from generators.sample import replace_folder
 
 IMPORTED = "imported"  # the manifest's checkpoint column for imported sets

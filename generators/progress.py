@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid, save_image  # noqa: E402
 
-from benchmark.rundir import atomic_path  # noqa: E402
+from benchmark.files import atomic_path  # noqa: E402
 
 
 def save_sample_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:

@@ -21,7 +21,7 @@ from torchvision.transforms.v2.functional import to_pil_image
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
-from benchmark.rundir import file_digest, load_checkpoint, write_csv
+from benchmark.files import file_digest, load_checkpoint, write_csv
 from benchmark.runtime import progress_bar
 from generators.registry import GAN, GANConfig, create_gan
 

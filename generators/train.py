@@ -32,16 +32,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from benchmark import distributed, sync_batchnorm
 from benchmark.errors import DeepbenchError
+from benchmark.files import load_checkpoint, remove_stale_temp_files, save_checkpoint, write_csv
 from benchmark.images import to_unit_range
 from benchmark.options import option
-from benchmark.rundir import (
-    BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    load_checkpoint,
-    remove_stale_temp_files,
-    save_checkpoint,
-    write_csv,
-)
+from benchmark.rundir import BEST_CHECKPOINT, LAST_CHECKPOINT
 from benchmark.runtime import progress_bar
 from generators.losses import discriminator_loss, generator_loss, real_probability
 from generators.progress import save_loss_plot, save_sample_grid

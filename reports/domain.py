@@ -27,8 +27,8 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
+from benchmark.files import load_checkpoint, save_checkpoint
 from benchmark.images import ImageDataset, as_size, to_unit_range
-from benchmark.rundir import load_checkpoint, save_checkpoint
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 
 log = logging.getLogger(__name__)

@@ -40,8 +40,8 @@ from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, p
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
+from benchmark.files import file_digest, load_checkpoint, save_checkpoint, write_bytes
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
-from benchmark.rundir import file_digest, load_checkpoint, save_checkpoint, write_bytes
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 from reports.domain import kid, spread_subset_size
 

@@ -21,9 +21,10 @@ import torch
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
+from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.images import ImageDataset
 from benchmark.options import option
-from benchmark.rundir import RunDir, file_digest, load_checkpoint, read_json, write_json
+from benchmark.rundir import RunDir
 from reports.classifier_scores import domain_scores
 from reports.domain import DomainClassifier, train_domain_classifier
 from reports.fidelity import InceptionExtractor, fidelity_metrics

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.rundir import write_text
+from benchmark.files import write_text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }

@@ -21,7 +21,8 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import RunDir, write_text
+from benchmark.files import write_text
+from benchmark.rundir import RunDir
 
 COLUMNS = ("session", "seed", "round", "image", "source", "truth", "answer", "correct", "response_ms", "answered_at")
 REAL, FAKE = "real", "fake"

@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import RunDir, read_json, write_text
+from benchmark.files import read_json, write_text
+from benchmark.rundir import RunDir
 from reports.human import human_rows, read_answers
 
 RESULTS_KIND = "results"

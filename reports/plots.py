@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from benchmark.errors import DeepbenchError  # noqa: E402
-from benchmark.rundir import atomic_path  # noqa: E402
+from benchmark.files import atomic_path  # noqa: E402
 from generators.progress import save_sample_grid  # noqa: E402
 
 DPI = 100

@@ -20,7 +20,8 @@ from functools import cached_property
 from pathlib import Path
 
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import RunDir, now, read_json
+from benchmark.files import read_json
+from benchmark.rundir import RunDir, now
 from detectors.detector import Detector
 from reports.human import FAKE, REAL, append_answer, read_answers
 from reports.quiz_deck import Card, HeldOut, enlarged_png

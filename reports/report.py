@@ -23,7 +23,8 @@ import torch
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes, read_manifest
-from benchmark.rundir import RunDir, read_json, write_csv, write_json, write_text
+from benchmark.files import read_json, write_csv, write_json, write_text
+from benchmark.rundir import RunDir
 from detectors.matching import fit_statistics_match
 from detectors.sets import fake_split
 from reports.generator_metrics import MetricOptions, RealReference, generator_metrics

@@ -9,26 +9,26 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark import rundir
+from benchmark import files
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "result.json"
-    rundir.write_json(target, {"value": 1}, "metrics")
+    files.write_json(target, {"value": 1}, "metrics")
     with pytest.raises(RuntimeError, match="boom"):
-        with rundir.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_text('{"half": ')
             raise RuntimeError("boom")
-    assert rundir.read_json(target, "metrics")["value"] == 1
+    assert files.read_json(target, "metrics")["value"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temp file left behind
 
 
 def test_written_files_get_ordinary_permissions(tmp_path):
     mask = os.umask(0o022)
     try:
-        path = rundir.write_text(tmp_path / "a.txt", "x")
+        path = files.write_text(tmp_path / "a.txt", "x")
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
@@ -36,56 +36,56 @@ def test_written_files_get_ordinary_permissions(tmp_path):
 
 def test_full_disk_is_a_clear_error_and_destroys_nothing(tmp_path, monkeypatch):
     target = tmp_path / "losses.csv"
-    rundir.write_text(target, "old\n")
+    files.write_text(target, "old\n")
 
     def no_space(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", no_space)
     with pytest.raises(DeepbenchError, match=r"disk full while writing .*losses.csv \(No space left on device\); free"):
-        rundir.write_text(target, "new\n")
+        files.write_text(target, "new\n")
     assert target.read_text() == "old\n" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_json_carries_and_checks_its_schema(tmp_path):
-    path = rundir.write_json(tmp_path / "eval.json", {"auc": 0.5}, "eval")
+    path = files.write_json(tmp_path / "eval.json", {"auc": 0.5}, "eval")
     assert json.loads(path.read_text())["schema"] == "deepbench.eval/1"
     with pytest.raises(DeepbenchError, match=r"eval.json has schema 'deepbench.eval/1', expected 'deepbench.run/1'"):
-        rundir.read_json(path, "run")
+        files.read_json(path, "run")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DeepbenchError, match="bad.json is not valid JSON"):
-        rundir.read_json(tmp_path / "bad.json", "eval")
+        files.read_json(tmp_path / "bad.json", "eval")
     with pytest.raises(DeepbenchError, match="missing.json does not exist"):
-        rundir.read_json(tmp_path / "missing.json", "eval")
+        files.read_json(tmp_path / "missing.json", "eval")
 
 
 def test_csv_round_trip(tmp_path):
     frame = pd.DataFrame({"step": [1, 2], "loss_d": [0.5, 0.25]})
-    rundir.write_csv(tmp_path / "losses.csv", frame)
+    files.write_csv(tmp_path / "losses.csv", frame)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "losses.csv"), frame)
 
 
 def test_checkpoint_round_trip_and_kind_check(tmp_path):
     state = {"kind": "generator:dcgan", "step": 3, "model": {"w": torch.arange(4.0)}}
-    path = rundir.save_checkpoint(tmp_path / "last.pt", state)
-    loaded = rundir.load_checkpoint(path, "generator:dcgan")
+    path = files.save_checkpoint(tmp_path / "last.pt", state)
+    loaded = files.load_checkpoint(path, "generator:dcgan")
     assert loaded["step"] == 3 and torch.equal(loaded["model"]["w"], torch.arange(4.0))
     with pytest.raises(DeepbenchError, match="holds 'generator:dcgan', not 'detector:cnn'"):
-        rundir.load_checkpoint(path, "detector:cnn")
+        files.load_checkpoint(path, "detector:cnn")
 
 
 def test_corrupt_or_missing_checkpoint_is_a_one_line_error(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"\x00garbage")
     with pytest.raises(DeepbenchError, match="last.pt is corrupt"):
-        rundir.load_checkpoint(tmp_path / "last.pt")
+        files.load_checkpoint(tmp_path / "last.pt")
     with pytest.raises(DeepbenchError, match="none.pt does not exist"):
-        rundir.load_checkpoint(tmp_path / "none.pt")
+        files.load_checkpoint(tmp_path / "none.pt")
 
 
 def test_checkpoint_load_refuses_pickled_code(tmp_path):
     torch.save({"kind": "x", "object": print}, tmp_path / "evil.pt")  # only loadable with weights_only=False
     with pytest.raises(DeepbenchError, match="corrupt or not a deepbench checkpoint"):
-        rundir.load_checkpoint(tmp_path / "evil.pt")
+        files.load_checkpoint(tmp_path / "evil.pt")
 
 
 def test_run_record_keeps_every_stage(tmp_path):

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 import detectors.detector as detector_module
 from benchmark.errors import DeepbenchError
-from benchmark.rundir import load_checkpoint
+from benchmark.files import load_checkpoint
 from detectors.detector import Detector, DetectorConfig
 from detectors.metrics import detection_metrics
 
@@ -86,7 +86,7 @@ def test_save_load_round_trips_predictions_exactly(tmp_path):
 
 
 def test_a_checkpoint_of_the_old_format_is_refused_with_the_fix(tmp_path):
-    from benchmark.rundir import save_checkpoint
+    from benchmark.files import save_checkpoint
     save_checkpoint(tmp_path / "old.pt", {"kind": "detector:cnn", "channels": 1, "image_size": 16, "threshold": 0.5})
     with pytest.raises(DeepbenchError, match="older deepbench.*retrain it with deepbench detect --force"):
         Detector.load(tmp_path / "old.pt")
@@ -114,7 +114,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         Detector("timm:notanet", 1, 16)
     with pytest.raises(DeepbenchError, match="lr must lie in"):
         DetectorConfig(lr=0)
-    from benchmark.rundir import save_checkpoint
+    from benchmark.files import save_checkpoint
     save_checkpoint(tmp_path / "gan.pt", {"kind": "generator:dcgan"})
     with pytest.raises(DeepbenchError, match="holds 'generator:dcgan', not a detector"):
         Detector.load(tmp_path / "gan.pt")

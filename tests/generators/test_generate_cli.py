@@ -4,7 +4,8 @@ import pandas as pd
 
 import generators.generate as generate_module
 from benchmark import data, suite
-from benchmark.rundir import RunDir, load_checkpoint
+from benchmark.files import load_checkpoint
+from benchmark.rundir import RunDir
 from tests.tiny_run import invoke
 
 TINY = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "32"]

@@ -6,8 +6,8 @@ import torch
 
 from benchmark.data import load
 from benchmark.errors import DeepbenchError
+from benchmark.files import load_checkpoint
 from benchmark.images import to_unit_range
-from benchmark.rundir import load_checkpoint
 from generators.registry import GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes, to_uint8
 from generators.train import TrainConfig, Trainer, train

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.rundir import load_checkpoint
+from benchmark.files import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

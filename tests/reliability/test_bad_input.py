@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from benchmark.rundir import RunDir, write_json
+from benchmark.files import write_json
+from benchmark.rundir import RunDir
 from detectors.detector import Detector
 from tests.benchmark.fixtures import write_image
 from tests.reliability.helpers import snapshot

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from benchmark.fakes import read_manifest
-from benchmark.rundir import RunDir, load_checkpoint
+from benchmark.files import load_checkpoint
+from benchmark.rundir import RunDir
 from detectors.sets import training_sets
 from tests.reliability.helpers import checkpoint_differences, deepbench, error_line, snapshot, temp_files
 from tests.tiny_run import TINY_GAN

@@ -80,7 +80,7 @@ def test_every_torch_load_in_the_package_is_weights_only_and_nothing_unpickles()
             assert not list(calls(tree, "pickle", function)), f"{path} unpickles"
         for call in calls(tree, "np", "load"):
             assert not any(k.arg == "allow_pickle" for k in call.keywords), f"{path}:{call.lineno} allows pickles"
-    assert loads >= 1  # the scan sees the one loader, benchmark.rundir.load_checkpoint
+    assert loads >= 1  # the scan sees the one loader, benchmark.files.load_checkpoint
 
 
 @pytest.mark.parametrize("name", ["../escape", "..", "a/b", "/abs", ".hidden", "", "nul\0byte"])

@@ -6,8 +6,8 @@ import torch
 
 from benchmark.data import load
 from benchmark.errors import DeepbenchError
+from benchmark.files import load_checkpoint
 from benchmark.images import InMemoryImages
-from benchmark.rundir import load_checkpoint
 from benchmark.runtime import cache_root
 from reports import domain
 from reports.domain import (
