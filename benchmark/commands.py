@@ -29,13 +29,13 @@ from detectors.perturb import PERTURBATIONS
 from generators.generate import generate as generate_sets
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
-from reports.fidelity import fid_between as fid_between_folders
-from reports.generator_metrics import MetricOptions
-from reports.leaderboard import markdown_tables, update_leaderboard
-from reports.quiz import Quiz
-from reports.quiz_app import serve as serve_quiz
-from reports.report import export as export_results
-from reports.report import report as make_report
+from reports.metrics.fidelity import fid_between as fid_between_folders
+from reports.metrics.generator_metrics import MetricOptions
+from reports.presentation.leaderboard import markdown_tables, update_leaderboard
+from reports.presentation.report import export as export_results
+from reports.presentation.report import report as make_report
+from reports.quiz.app import serve as serve_quiz
+from reports.quiz.session import Quiz
 
 seed_and_device = stack(
     click.option("--seed", type=int, default=0, show_default=True, help="Seed for Python, NumPy and torch."),

@@ -19,7 +19,7 @@ on it, the detectors trained on their fakes and the report's metric options::
     num_samples = 2000               # fakes per generator
     detectors = ["cnn", "capsule"]
     perturbations = ["none", "jpeg75", "blur1"]
-    metrics = { num_samples = 300 }  # reports.generator_metrics.MetricOptions fields
+    metrics = { num_samples = 300 }  # reports.metrics.generator_metrics.MetricOptions fields
 
 A hyperparameter sweep is one experiment per setting (``cifar-dog-lr2e-4``, ``cifar-dog-lr3e-4``). This module
 only reads and checks the file's structure; the suite runner turns the tables into each stage's config

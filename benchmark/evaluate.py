@@ -22,8 +22,8 @@ from detectors.detector import DetectorConfig
 from detectors.perturb import PERTURBATIONS
 from generators.generate import claim_out
 from generators.imported import import_fakes, refuse_existing, source_description
-from reports.generator_metrics import MetricOptions
-from reports.report import Report, report
+from reports.metrics.generator_metrics import MetricOptions
+from reports.presentation.report import Report, report
 
 
 def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.PathLike,

@@ -32,10 +32,10 @@ from detectors.detector import DetectorConfig
 from generators.generate import generate
 from generators.registry import GANConfig
 from generators.train import Scorer, TrainConfig
-from reports.domain import DomainScorer, train_domain_classifier
-from reports.generator_metrics import MetricOptions
-from reports.leaderboard import render_leaderboard
-from reports.report import Report, report
+from reports.metrics.domain import DomainScorer, train_domain_classifier
+from reports.metrics.generator_metrics import MetricOptions
+from reports.presentation.leaderboard import render_leaderboard
+from reports.presentation.report import Report, report
 
 log = logging.getLogger(__name__)
 STAGES = ("generate", "detect", "report")

@@ -1,4 +1,4 @@
-"""Fréchet distance from features: ``reports.fidelity.fid_of`` beside torch-fidelity's statistics path, in one run.
+"""Fréchet distance from features: ``reports.metrics.fidelity.fid_of`` beside torch-fidelity's statistics path.
 
 Both take float64 (N, D) features (random, correlated as pool3 features are: a low-rank signal plus noise).
 torch-fidelity's path is ``fid_features_to_statistics`` on each set then ``fid_statistics_to_metric`` (scipy's
@@ -16,7 +16,7 @@ import time
 import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
-from reports.fidelity import fid_of
+from reports.metrics.fidelity import fid_of
 
 
 def features(count: int, dimensions: int, shift: float, seed: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from benchmark import data
 from benchmark.files import load_checkpoint
 from benchmark.rundir import RunDir
-from reports.domain import extract_features, kid, predict, train_domain_classifier
+from reports.metrics.domain import extract_features, kid, predict, train_domain_classifier
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
-"""Inception feature-extraction throughput of ``reports.fidelity`` beside torch-fidelity's own path, in one run.
+"""Inception feature-extraction throughput of ``reports.metrics.fidelity`` beside torch-fidelity's own path, in one run.
 
 Both extract pool3 features of the same random uint8 images with the same weights file
-(``reports.fidelity.inception_weights_path()``). torch-fidelity's path is what ``calculate_metrics`` runs:
+(``reports.metrics.fidelity.inception_weights_path()``). torch-fidelity's path is what ``calculate_metrics`` runs:
 ``create_feature_extractor`` then ``get_featuresdict_from_dataset`` (a DataLoader with its default workers,
 batch 64, ``no_grad``). Ours is ``InceptionExtractor`` (batch norm folded into the convolutions,
 channels-last, inference mode). Both networks are warmed up first; rounds alternate so that load on the
@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from reports.fidelity import NETWORK, InceptionExtractor, inception_weights
+from reports.metrics.fidelity import NETWORK, InceptionExtractor, inception_weights
 
 
 class Images(Dataset):

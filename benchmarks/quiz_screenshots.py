@@ -20,8 +20,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from reports.quiz import Quiz
-from reports.quiz_app import serve
+from reports.quiz.app import serve
+from reports.quiz.session import Quiz
 
 LEFT_OUT = shutil.ignore_patterns("checkpoints", "samples", "report", "quiz", "training.pt")  # not needed to serve
 

@@ -22,8 +22,9 @@ from benchmark import data
 from benchmark.fakes import MANIFEST
 from benchmark.rundir import RunDir
 from detectors.baselines import BASELINES, StatisticsBaseline
-from detectors.detect import assemble_sets, real_jpeg_settings
+from detectors.formats import real_jpeg_settings
 from detectors.matching import fit_statistics_match
+from detectors.protocols import assemble_sets
 from detectors.sets import fake_split, held_out_set, training_sets
 
 

@@ -28,24 +28,20 @@ import torch
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
-from benchmark.fakes import MANIFEST, load_fakes
+from benchmark.fakes import MANIFEST
 from benchmark.files import load_checkpoint, write_csv
-from benchmark.images import RESIZE_METHOD, ImageDataset
 from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import DetectorFiles, RunDir
 from benchmark.runtime import resolve_device, seed_everything
 from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, refuse_other_options, training_options
 from detectors.evaluate import evaluate, write_evaluation
-from detectors.matching import MATCH_CHOICES, fit_statistics_match, matched_half
-from detectors.perturb import PERTURBATIONS, JpegSettings, folder_jpeg_settings, match_format
+from detectors.formats import real_jpeg_settings
+from detectors.matching import MATCH_CHOICES
+from detectors.perturb import PERTURBATIONS
+from detectors.protocols import DetectionSets, assemble_sets
 from detectors.sets import (
     LabelledImages,
-    fake_split,
-    fake_split_indices,
-    held_out_digest,
-    held_out_set,
-    training_sets,
 )
 
 log = logging.getLogger(__name__)
@@ -58,12 +54,6 @@ class DetectResult:
     train_generator: str
     files: DetectorFiles
     rows: list[dict]
-
-
-def real_jpeg_settings(dataset: ImageDataset) -> JpegSettings | None:
-    """The reals' JPEG settings when they are JPEG files; None for lossless or in-memory data."""
-    paths = getattr(dataset, "paths", None)
-    return folder_jpeg_settings(paths) if paths else None
 
 
 def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), train_on: tuple[str, ...] = (),
@@ -235,76 +225,6 @@ def _evaluate_into(run: RunDir, detector, generator: str, eval_sets: dict[str, d
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), **context})
     return DetectResult(detector.name, generator, files, rows)
-
-
-@dataclass
-class DetectionSets:
-    """The images of one ``detect`` call, under each protocol.
-
-    ``raw``: the fakes as written (after format matching). ``matched``: the fakes also passed through
-    statistics matching (:mod:`detectors.matching`), the headline protocol when matching is on. Learned
-    detectors train on the raw fakes with a seeded random half matched, so that neither protocol rewards
-    a shortcut; they are evaluated under both. Baselines train and are evaluated under each protocol apart,
-    so that they measure what a trivial statistic separates under that protocol.
-    """
-
-    real_train: torch.Tensor
-    fakes: dict[str, dict[str, torch.Tensor]]  # protocol -> generator -> fakes
-    mixed: dict[str, torch.Tensor]  # generator -> training fakes, half of them matched
-    eval_sets: dict[str, dict[str, LabelledImages]]  # protocol -> eval set name -> held-out set
-    held_out: dict[str, str]
-    matches: dict[str, dict]  # eval set name -> the fitted statistics match's record
-    resized: dict[str, str]
-    seed: int
-
-    def training(self, generator: str) -> tuple[LabelledImages, LabelledImages]:
-        return training_sets(self.real_train, self.mixed[generator], self.seed)
-
-    def baseline_training(self, protocol: str, generator: str) -> tuple[LabelledImages, LabelledImages]:
-        return training_sets(self.real_train, self.fakes[protocol][generator], self.seed)
-
-
-def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path], real_train: torch.Tensor,
-                  real_test: torch.Tensor, shape: dict, settings: JpegSettings | None, match_statistics: str,
-                  seed: int) -> DetectionSets:
-    """Load every generator's fakes and extra folder once, and build each protocol's sets from them.
-
-    Statistics matching comes first (on the fakes as generated), then format matching, so the fakes end with
-    the reals' JPEG settings whatever else was done to them. A generator's match is fitted on its training
-    fakes alone: fitted on all of them, the matched held-out fakes would deviate from the reals' histogram
-    opposite to the training fakes, and a baseline would score them inverted. An extra folder, never trained
-    on, is fitted on its own fakes.
-    """
-    protocols = ("matched", "raw") if match_statistics == "auto" else ("raw",)
-    fakes = {protocol: {} for protocol in protocols}
-    mixed, held_out, matches, resized, extra = {}, {}, {}, {}, {}
-    for generator in generators:
-        images, manifest = load_fakes(run.fakes(generator), **shape)
-        fakes["raw"][generator] = match_format(images, settings)
-        test_files = manifest["file"].iloc[fake_split_indices(len(images), "test", seed).numpy()].tolist()
-        held_out[generator] = held_out_digest(test_files, len(real_test), seed)
-        mixed[generator] = fakes["raw"][generator]
-        if match_statistics == "auto":
-            match = fit_statistics_match(fake_split(images, "train", seed), real_train)
-            fakes["matched"][generator] = match_format(match(images), settings)
-            mixed[generator] = match_format(matched_half(images, match, seed), settings)
-            matches[generator] = match.record()
-    for name, folder in eval_fakes.items():
-        dataset = data.load(f"folder:{folder}", "train", channels=shape["channels"], image_size=shape["image_size"])
-        images, _ = dataset.tensors()
-        jpeg = settings if settings is not None and real_jpeg_settings(dataset) is None else None
-        extra[name] = {"raw": match_format(images, jpeg)}
-        if match_statistics == "auto":
-            match = fit_statistics_match(images, real_train)
-            extra[name]["matched"] = match_format(match(images), jpeg)
-            matches[name] = match.record()
-        resized[f"eval_fakes:{name}"] = f"resized to {shape['image_size']} by {RESIZE_METHOD}"
-    eval_sets = {protocol: {g: held_out_set(real_test, fake_split(f, "test", seed), seed) for g, f in
-                            fakes[protocol].items()} for protocol in protocols}
-    for name, versions in extra.items():
-        for protocol in protocols:
-            eval_sets[protocol][name] = held_out_set(real_test, versions[protocol], seed)
-    return DetectionSets(real_train, fakes, mixed, eval_sets, held_out, matches, resized, seed)
 
 
 def _baseline_into(run: RunDir, kind: str, generator: str, sets: DetectionSets, context: dict,

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from benchmark import data
-from reports import domain
+from reports.metrics import domain
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,7 +13,7 @@ from benchmark.cli import main
 from detectors.detector import DetectorConfig
 from generators.registry import GANConfig
 from generators.train import TrainConfig
-from reports.generator_metrics import MetricOptions
+from reports.metrics.generator_metrics import MetricOptions
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
 COMMANDS = ["datasets", "generate", "detect", "report", "evaluate", "run", "quiz"]

@@ -8,7 +8,7 @@ import pytest
 from benchmark import config, suite
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
-from reports.leaderboard import markdown_tables
+from reports.presentation.leaderboard import markdown_tables
 from tests.tiny_run import invoke
 
 MICRO = """

@@ -9,17 +9,8 @@ import torch
 from PIL import Image
 
 from benchmark.errors import DeepbenchError
-from detectors.perturb import (
-    IJG_CHROMA,
-    PERTURBATIONS,
-    JpegSettings,
-    folder_jpeg_settings,
-    ijg_table,
-    jpeg,
-    jpeg_settings,
-    match_format,
-    perturb,
-)
+from detectors.formats import IJG_CHROMA, JpegSettings, folder_jpeg_settings, ijg_table, jpeg_settings, match_format
+from detectors.perturb import PERTURBATIONS, jpeg, perturb
 
 
 def textured(n=2, channels=3, size=32, seed=0):

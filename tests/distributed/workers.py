@@ -26,8 +26,8 @@ from generators.generate import generate
 from generators.registry import GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
 from generators.train import TrainConfig, train
-from reports.generator_metrics import MetricOptions
-from reports.report import report
+from reports.metrics.generator_metrics import MetricOptions
+from reports.presentation.report import report
 from tests.generators.test_train import blobs
 
 TINY = GANConfig(nz=8, ngf=8, ndf=8)

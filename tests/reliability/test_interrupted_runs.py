@@ -139,7 +139,8 @@ def test_a_detector_killed_at_a_random_batch_resumes_to_the_same_weights(referen
     assert folder.evaluation_table.read_bytes() == expected.evaluation_table.read_bytes()
 
 
-@pytest.mark.parametrize("target", ["reports.generator_metrics:domain_scores:1", "reports.report:save_image_grid:2"])
+@pytest.mark.parametrize("target", ["reports.metrics.generator_metrics:domain_scores:1",
+                                    "reports.presentation.report:save_image_grid:2"])
 def test_a_report_killed_midway_is_finished_by_running_it_again(reference, tmp_path, isolated_paths, target):
     run = copy_generated(reference, tmp_path, isolated_paths)
     shutil.copytree(reference / "detectors", run / "detectors")

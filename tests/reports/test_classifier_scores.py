@@ -6,8 +6,8 @@ import torch
 
 from benchmark.data import load
 from benchmark.images import InMemoryImages
-from reports.classifier_scores import domain_scores, frechet_distance
-from reports.domain import train_domain_classifier
+from reports.metrics.classifier_scores import domain_scores, frechet_distance
+from reports.metrics.domain import train_domain_classifier
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
 from benchmark.images import InMemoryImages
 from benchmark.runtime import cache_root
-from reports import domain
-from reports.domain import (
+from reports.metrics import domain
+from reports.metrics.domain import (
     DomainClassifier,
     DomainScorer,
     extract_features,

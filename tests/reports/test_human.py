@@ -8,8 +8,8 @@ import pytest
 
 from benchmark.errors import DeepbenchError
 from benchmark.rundir import RunDir
-from reports.human import COLUMNS, append_answer, human_rows, read_answers, wilson_interval
-from reports.leaderboard import HUMAN_CAPTION, markdown_tables, render_leaderboard
+from reports.presentation.leaderboard import HUMAN_CAPTION, markdown_tables, render_leaderboard
+from reports.quiz.answers import COLUMNS, append_answer, human_rows, read_answers, wilson_interval
 
 
 def closed_form_wilson(correct, total, z=1.959963984540054):

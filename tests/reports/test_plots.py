@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from benchmark.errors import DeepbenchError
-from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+from reports.presentation.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
 
 
 def opened(path):

@@ -19,11 +19,11 @@ from benchmark.fakes import read_manifest
 from benchmark.rundir import RunDir
 from detectors.detector import Detector
 from detectors.sets import fake_split
-from reports import report as report_module
-from reports.human import COLUMNS
-from reports.quiz import Quiz, best_detector
-from reports.quiz_app import create_app, serve
-from reports.quiz_deck import HeldOut
+from reports.presentation import report as report_module
+from reports.quiz.answers import COLUMNS
+from reports.quiz.app import create_app, serve
+from reports.quiz.deck import HeldOut
+from reports.quiz.session import Quiz, best_detector
 from tests.tiny_run import invoke, make_tiny_run
 
 GENERATORS = ("capsgan", "dcgan")

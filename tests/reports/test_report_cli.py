@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import classifier_scores, fidelity, generator_metrics
+from reports.metrics import classifier_scores, fidelity, generator_metrics
 from tests.benchmark.fixtures import write_image
 from tests.tiny_run import invoke, make_tiny_run
 

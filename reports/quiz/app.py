@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.serving import make_server
 
 from benchmark.errors import DeepbenchError
-from reports.quiz import Quiz, QuizRequestError
+from reports.quiz.session import Quiz, QuizRequestError
 
 
 def create_app(quiz: Quiz) -> Flask:

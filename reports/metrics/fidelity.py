@@ -43,7 +43,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import file_digest, load_checkpoint, save_checkpoint, write_bytes
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.runtime import cache_root, progress_bar, resolve_device
-from reports.domain import kid, spread_subset_size
+from reports.metrics.domain import kid, spread_subset_size
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3

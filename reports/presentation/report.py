@@ -1,7 +1,7 @@
 """``deepbench report``: a run's metrics, leaderboard tables, figures and HTML page, in ``report/``.
 
 What is already computed is reused: generator metrics are cached per generator in ``metrics/<gen>.json``
-(``reports.generator_metrics``), the reals' Inception features and the domain classifier in the cache
+(``reports.metrics.generator_metrics``), the reals' Inception features and the domain classifier in the cache
 directory, and detector results are read from the detectors' ``eval.json``. Everything the report writes
 is rendered from those files, so running it twice gives the same files.
 
@@ -27,9 +27,9 @@ from benchmark.files import read_json, write_csv, write_json, write_text
 from benchmark.rundir import RunDir
 from detectors.matching import fit_statistics_match
 from detectors.sets import fake_split
-from reports.generator_metrics import MetricOptions, RealReference, generator_metrics
-from reports.html import Section, write_report
-from reports.leaderboard import (
+from reports.metrics.generator_metrics import MetricOptions, RealReference, generator_metrics
+from reports.presentation.html import Section, write_report
+from reports.presentation.leaderboard import (
     BASELINE_PREFIX,
     HUMAN_CAPTION,
     RESULTS_KIND,
@@ -43,7 +43,7 @@ from reports.leaderboard import (
     robustness_table,
     shortcut_warnings,
 )
-from reports.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+from reports.presentation.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
 
 GRID_ROWS = 8
 

@@ -23,8 +23,8 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import read_json
 from benchmark.rundir import RunDir, now
 from detectors.detector import Detector
-from reports.human import FAKE, REAL, append_answer, read_answers
-from reports.quiz_deck import Card, HeldOut, enlarged_png
+from reports.quiz.answers import FAKE, REAL, append_answer, read_answers
+from reports.quiz.deck import Card, HeldOut, enlarged_png
 
 ANSWERS = (REAL, FAKE)
 LONGEST_RESPONSE_MS = 24 * 3600 * 1000  # anything longer is a clock error, not an answer

@@ -2,7 +2,7 @@
 
 These are the "classification task using the generated images" scores of Shmelkov et al. (2018, "How good is
 my GAN?"), computed with torch-fidelity's feature-level functions on the features and logits of a small
-classifier trained on the real data set (``reports.domain``) instead of Inception's. The reference is the
+classifier trained on the real data set (``reports.metrics.domain``) instead of Inception's. The reference is the
 real **test** split, which the classifier never trained on.
 
 - domain FID / KID: Fréchet distance and kernel distance between the classifier's penultimate features.
@@ -24,7 +24,7 @@ from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 
 from benchmark.images import ImageDataset, InMemoryImages
-from reports.domain import (
+from reports.metrics.domain import (
     DomainClassifier,
     extract_features,
     kid,

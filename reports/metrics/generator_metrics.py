@@ -1,7 +1,7 @@
 """Each generator's sample-quality metrics, written to ``metrics/<gen>.json`` and reused while still valid.
 
-One file per generator holds the Inception metrics (``reports.fidelity``: FID, KID, precision/recall,
-density/coverage, IS), the domain-classifier scores (``reports.classifier_scores``) and the training cost.
+One file per generator holds the Inception metrics (``reports.metrics.fidelity``: FID, KID, precision/recall,
+density/coverage, IS), the domain-classifier scores (``reports.metrics.classifier_scores``) and the training cost.
 A file is reused when its key still matches: the fakes' manifest digest, the real data's fingerprint and
 the metric options. So a second report computes nothing, and new fakes or other options recompute.
 
@@ -25,9 +25,9 @@ from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.images import ImageDataset
 from benchmark.options import option
 from benchmark.rundir import RunDir
-from reports.classifier_scores import domain_scores
-from reports.domain import DomainClassifier, train_domain_classifier
-from reports.fidelity import InceptionExtractor, fidelity_metrics
+from reports.metrics.classifier_scores import domain_scores
+from reports.metrics.domain import DomainClassifier, train_domain_classifier
+from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics
 
 log = logging.getLogger(__name__)
 METRICS_VERSION = 3  # part of each file's key: bump it when a metric's computation changes (3: FID subsets, FID-inf)

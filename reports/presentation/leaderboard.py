@@ -19,7 +19,7 @@ import pandas as pd
 from benchmark.errors import DeepbenchError
 from benchmark.files import read_json, write_text
 from benchmark.rundir import RunDir
-from reports.human import human_rows, read_answers
+from reports.quiz.answers import human_rows, read_answers
 
 RESULTS_KIND = "results"
 GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the raw keys and values

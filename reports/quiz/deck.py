@@ -23,10 +23,9 @@ from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.rundir import RunDir
-from detectors.detect import real_jpeg_settings
-from detectors.perturb import match_format
+from detectors.formats import match_format, real_jpeg_settings
 from detectors.sets import fake_split
-from reports.human import FAKE, REAL
+from reports.quiz.answers import FAKE, REAL
 
 SHOWN_SIZE = 280  # pixels of the longer side an image is enlarged to, about, so a 28 px digit is readable
 

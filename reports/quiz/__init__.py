@@ -1,0 +1,1 @@
+"""The human "real or fake?" quiz: the deck of held-out images, a session, the web app, and the answers file."""
