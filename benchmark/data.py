@@ -12,6 +12,7 @@ Sources register in ``benchmark.sources.DATASETS``, as timm's models do with ``@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -101,3 +102,35 @@ def _class_index(classes: list[str], token: str, description: str) -> int:
         return int(token)
     raise DeepbenchError(f"unknown class {token!r} in {description}; known classes: {', '.join(classes)} "
                          f"(or indices 0-{len(classes) - 1})")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """One data set as the stages read it: the spec, the folder holding it, whether it may be downloaded, and
+    the channels and size its images are converted to. Travels as one object, so a stage that needs the reals
+    takes one argument instead of five, and a run's record says in one place which reals its fakes follow."""
+
+    dataset: str = DEFAULT_DATASET
+    data_root: str | os.PathLike | None = None
+    download: bool = False
+    channels: int | None = None
+    image_size: int | tuple[int, int] | None = None
+
+    def load(self, split: str = "train") -> ImageDataset:
+        """One split, converted to the configured channels and size."""
+        return load(self.dataset, split, self.data_root, self.download, self.channels, self.image_size)
+
+    def record(self, train: ImageDataset) -> dict:
+        """What a run records of its reals (``run.json``): the spec, the shape its training split came out in,
+        the resolved data root and the split's fingerprint, so a resumed or later stage finds the same data."""
+        return {"dataset": self.dataset, "channels": train.channels, "image_size": list(train.image_size),
+                "data_root": str(resolve_root(self.data_root)), "fingerprint": train.fingerprint}
+
+    def shaped(self, channels: int | None, image_size: int | tuple[int, int] | None) -> DataConfig:
+        """The same data converted to another shape (the shape of a run's fakes, say)."""
+        return replace(self, channels=channels, image_size=image_size)
+
+    def whole(self) -> DataConfig:
+        """The same data set without its class subset (``cifar10:dog`` -> ``cifar10``)."""
+        spec = parse_spec(self.dataset)
+        return replace(self, dataset=str(DatasetSpec(spec.name, spec.path)))

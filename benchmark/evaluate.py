@@ -41,13 +41,12 @@ def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.Path
         raise DeepbenchError("pass at least one --fakes NAME=DIR")
     detector_config = detector_config or DetectorConfig()
     trained = _trained_detectors(with_detectors)
-    real_train = data.load(reals, "train", data_root, download, channels, image_size)
-    data.load(reals, "test", data_root, download, channels, image_size)  # detection and report need it
+    real_data = data.DataConfig(reals, data_root, download, channels, image_size)
+    real_train = real_data.load("train")
+    real_data.load("test")  # detection and report need it
     sources = {name: source_description(name, Path(folder), real_train.image_size) for name, folder in fakes.items()}
     run = RunDir(Path(out))
-    config = {"dataset": reals, "generators": list(fakes), "checkpoint": "", "channels": real_train.channels,
-              "image_size": list(real_train.image_size), "data_root": str(data.resolve_root(data_root)),
-              "fingerprint": real_train.fingerprint, "sources": sources}
+    config = {**real_data.record(real_train), "generators": list(fakes), "checkpoint": "", "sources": sources}
     refuse_existing(run, list(fakes), force)
     claim_out(run, config, resume=False, force=force)  # every argument was checked before this first write
     run.start("import", config, detector_config.seed)

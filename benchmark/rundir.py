@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from benchmark import DISTRIBUTION
+from benchmark.data import DataConfig
 from benchmark.errors import DeepbenchError
 from benchmark.files import path_component, read_json, write_json
 
@@ -213,6 +214,13 @@ class RunDir:
             raise DeepbenchError(f"{self.run_json} records no generate stage; run deepbench generate --out "
                                  f"{self.root} first")
         return stages[-1]["config"]
+
+    def data_config(self, data_root: str | os.PathLike | None = None, download: bool = False) -> DataConfig:
+        """The reals the run's fakes follow (the latest generate or import stage's data set, shape and data
+        root); ``data_root``, when given, replaces the recorded one."""
+        config = self.generate_config()
+        return DataConfig(config["dataset"], data_root or config.get("data_root"), download, config.get("channels"),
+                          config.get("image_size"))
 
     def detect_seed(self) -> int:
         """The seed that split the fakes for the latest ``detect`` (0, the default, before any detect)."""

@@ -41,12 +41,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     run = RunDir(args.run)
-    config = run.generate_config()
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     first = data.load(f"folder:{run.fakes(generators[0])}", "train")
     shape = {"channels": first.channels, "image_size": first.image_size}
-    real_train = data.load(config["dataset"], "train", args.data_root or config.get("data_root"), **shape)
-    real_test = data.load(config["dataset"], "test", args.data_root or config.get("data_root"), **shape)
+    source = run.data_config(args.data_root).shaped(**shape)
+    real_train, real_test = source.load("train"), source.load("test")
     reals, _ = real_train.tensors(progress=False)
     tests, _ = real_test.tensors(progress=False)
     reals = reals[torch.randperm(len(reals), generator=torch.Generator().manual_seed(args.seed))]

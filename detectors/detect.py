@@ -83,7 +83,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     config = loaded.config if loaded is not None else config or DetectorConfig()
     seed_everything(config.seed)
     run = RunDir(Path(run_dir))
-    generated = run.generate_config()
+    reals = run.data_config(data_root, download)  # by default, the reals the generators were trained on
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes; run deepbench generate --out {run.root} first")
@@ -110,9 +110,8 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                              "checkpoint": str(checkpoint or ""), "detector": asdict(config),
                              "perturbations": list(perturbations), "baselines": list(baselines),
                              "match_statistics": match_statistics}, config.seed)
-    data_root = data_root or generated.get("data_root")  # by default, the reals the generators were trained on
-    real_train = data.load(generated["dataset"], "train", data_root, download, **shape)
-    real_test = data.load(generated["dataset"], "test", data_root, download, **shape)
+    reals = reals.shaped(**shape)
+    real_train, real_test = reals.load("train"), reals.load("test")
     found = real_jpeg_settings(real_train)  # recorded even when matching is off, so eval.json says what it skipped
     settings = found if format_match == "auto" else None
     matching = {"mode": format_match, "reals": str(found) if found else "lossless", "applied": settings is not None}

@@ -57,13 +57,11 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     train_config = train_config or TrainConfig()
     seed_everything(train_config.seed)
     torch_device = resolve_device(device)
-    train_set = data.load(dataset, "train", data_root, download, channels, image_size)
-    test_set = data.load(dataset, "test", data_root, download, channels, image_size)
+    reals = data.DataConfig(dataset, data_root, download, channels, image_size)
+    train_set, test_set = reals.load("train"), reals.load("test")
     run = RunDir(Path(out))
-    config = {"dataset": dataset, "generators": list(generators), "train": asdict(train_config),
-              "gan": asdict(gan_config or GANConfig()), "checkpoint": str(checkpoint or ""),
-              "channels": train_set.channels, "image_size": list(train_set.image_size),
-              "data_root": str(data.resolve_root(data_root)), "fingerprint": train_set.fingerprint}
+    config = {**reals.record(train_set), "generators": list(generators), "train": asdict(train_config),
+              "gan": asdict(gan_config or GANConfig()), "checkpoint": str(checkpoint or "")}
     claim_out(run, config, resume, force)
     distributed.barrier()  # rank 0's --force deletions are done before any rank looks for checkpoints
     if distributed.is_main():

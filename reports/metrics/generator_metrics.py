@@ -18,11 +18,10 @@ from functools import cached_property
 import pandas as pd
 import torch
 
-from benchmark import data, distributed
+from benchmark import distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
-from benchmark.images import ImageDataset
 from benchmark.options import option
 from benchmark.rundir import RunDir
 from reports.metrics.classifier_scores import domain_scores
@@ -53,16 +52,8 @@ class RealReference:
     """The real data a run's generators learned, with the networks that score against it (built on first use)."""
 
     def __init__(self, run: RunDir, data_root=None, download: bool = False, device: str = "auto"):
-        config = run.generate_config()
-        self.spec = data.parse_spec(config["dataset"])
-        self.data_root = data_root or config.get("data_root")
-        self.download, self.device = download, device
-        self.shape = {"channels": config.get("channels"), "image_size": config.get("image_size")}
-        self.train = self._load(self.spec, "train")
-        self.test = self._load(self.spec, "test")
-
-    def _load(self, spec, split: str) -> ImageDataset:
-        return data.load(spec, split, self.data_root, self.download, **self.shape)
+        self.data, self.device = run.data_config(data_root, download), device
+        self.train, self.test = self.data.load("train"), self.data.load("test")
 
     @cached_property
     def classifier(self) -> DomainClassifier | None:
@@ -70,11 +61,12 @@ class RealReference:
         when the whole data set has one class (a folder of unlabelled images), so there is nothing to classify."""
         training = self.train
         if len(training.classes) < 2:
-            whole = data.DatasetSpec(self.spec.name, self.spec.path)
-            training = self._load(whole, "train")
+            whole = self.data.whole()
+            training = whole.load("train")
             if len(training.classes) < 2:
                 return None
-            log.info("one class in %s: the domain classifier is trained on all of %s", self.spec, whole)
+            log.info("one class in %s: the domain classifier is trained on all of %s", self.data.dataset,
+                     whole.dataset)
         return train_domain_classifier(training, device=self.device)
 
     @cached_property

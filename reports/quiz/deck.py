@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from benchmark import data
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.rundir import RunDir
@@ -50,9 +49,7 @@ class HeldOut:
     """A run's held-out images by source: ``"real"`` and each generator with fakes."""
 
     def __init__(self, run: RunDir, data_root=None, download: bool = False):
-        config = run.generate_config()
-        self.reals = data.load(config["dataset"], "test", data_root or config.get("data_root"), download,
-                               channels=config.get("channels"), image_size=config.get("image_size"))
+        self.reals = run.data_config(data_root, download).load("test")
         generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
         if not generators:
             raise DeepbenchError(f"{run.root} has no fakes to show; run deepbench generate --out {run.root} first")
