@@ -34,10 +34,10 @@ class UserError(click.ClickException):
 
 @functools.cache
 def command_docstrings() -> dict[str, str]:
-    """Each command of :mod:`benchmark.commands` (a function decorated ``@click.command()``) and its docstring,
-    in the order they are defined, from the module's source."""
+    """Each command of :mod:`benchmark.commands` (a function decorated ``@click.command()``, named as click names
+    it: ``import_fakes`` is ``import-fakes``) and its docstring, in the order they are defined, from the source."""
     source = Path(importlib.util.find_spec(COMMANDS_MODULE).origin).read_text(encoding="utf-8")
-    return {node.name: ast.get_docstring(node) or "" for node in ast.parse(source).body
+    return {node.name.replace("_", "-"): ast.get_docstring(node) or "" for node in ast.parse(source).body
             if isinstance(node, ast.FunctionDef) and any(is_click_command(d) for d in node.decorator_list)}
 
 
@@ -55,7 +55,7 @@ class DeepbenchGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in command_docstrings():
             return None
-        return getattr(importlib.import_module(COMMANDS_MODULE), name)
+        return getattr(importlib.import_module(COMMANDS_MODULE), name.replace("-", "_"))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The commands' one-line summaries, as click writes them, without importing the commands."""

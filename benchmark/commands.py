@@ -6,6 +6,7 @@ these imports (torch, torchvision, the registries of networks and data sets) tak
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -27,10 +28,11 @@ from detectors.matching import MATCH_CHOICES
 from detectors.networks import NETWORKS
 from detectors.perturb import PERTURBATIONS
 from generators.generate import generate as generate_sets
+from generators.imported import import_into_run
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
 from reports.metrics.fidelity import fid_between as fid_between_folders
-from reports.metrics.generator_metrics import MetricOptions
+from reports.metrics.generator_metrics import FEW_SAMPLES, MetricOptions
 from reports.presentation.leaderboard import markdown_tables, update_leaderboard
 from reports.presentation.report import export as export_results
 from reports.presentation.report import report as make_report
@@ -54,6 +56,30 @@ data_options = stack(
     click.option("--download", is_flag=True,
                  help="Allow downloads: missing data sets (torchvision), pretrained timm weights."),
 )
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object (every value with its sample counts and the weights' hash) "
+                                "instead of tables.")
+
+
+def fid_between_lines(metrics: dict) -> list[str]:
+    """The human form of ``--fid-between``: values to the digits their sample counts support, the counts and the
+    weights, a warning when FID is computed on fewer than 2,048 samples, and the FID on the last line."""
+    real, fake = metrics["samples_real"], metrics["samples_fake"]
+    lines = [f"samples: {real} real, {fake} fake; weights {metrics['weights_file']} "
+             f"(sha256 {str(metrics['weights_sha256'])[:12]})",
+             f"KID: {metrics['kid_mean']:.4f} ± {metrics['kid_std']:.4f} (unbiased at any sample count)",
+             f"precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}, density "
+             f"{metrics['density']:.3f}, coverage {metrics['coverage']:.3f}"]
+    if metrics["inception_score_mean"] is None:
+        lines.append(f"IS: not computed: {metrics['inception_score_missing']}")
+    else:
+        lines.append(f"IS: {metrics['inception_score_mean']:.2f} ± {metrics['inception_score_std']:.2f}")
+    if min(real, fake) < FEW_SAMPLES:
+        lines.append(f"warning: FID on fewer than the usual {FEW_SAMPLES:,} samples is biased upward; compare it "
+                     f"only with FIDs at the same counts ({real}/{fake}), or compare KID")
+    return [*lines, f"FID: {metrics['fid']:.2f}"]
 
 
 def run_dir_option(name: str, help: str, required: bool = True):
@@ -184,9 +210,11 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
               help="Render the leaderboard from the result JSONs in DIR (into -o).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file of --leaderboard.")
 @click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file is stale instead of writing.")
+@json_option
 @seed_and_device
 @data_options
-def report(run_dir, export, fid_between, leaderboard, output, check, seed, device, data_root, download, **options):
+def report(run_dir, export, fid_between, leaderboard, output, check, as_json, seed, device, data_root, download,
+           **options):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
     metric_options = take(MetricOptions, options, seed=seed)
     modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between),
@@ -198,15 +226,15 @@ def report(run_dir, export, fid_between, leaderboard, output, check, seed, devic
         raise DeepbenchError("--check goes with --leaderboard, and --leaderboard needs -o FILE")
     if export and not run_dir:
         raise DeepbenchError("--export needs --run: it writes that run's results")
+    if as_json and not fid_between:
+        raise DeepbenchError("--json goes with --fid-between (and with deepbench evaluate); a run's results are "
+                             "JSON already: --export FILE")
     if leaderboard:
         update_leaderboard(leaderboard, output, check)
         click.echo(f"{output} is up to date" if check else f"wrote {output}")
     elif fid_between:
         metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed)
-        for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage", "samples_real",
-                    "samples_fake"):
-            click.echo(f"{key}: {metrics[key]}")
-        click.echo(f"FID: {metrics['fid']}")
+        click.echo(json.dumps(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
     else:
         result = make_report(run_dir, metric_options, device, data_root, download)
         click.echo(markdown_tables(result.results))
@@ -238,18 +266,37 @@ def report(run_dir, export, fid_between, leaderboard, output, check, seed, devic
 @click.option("--image-size", type=int, help="Resize the reals (and so the fakes) to this square size.")
 @click.option("--force", is_flag=True, help="Replace fake sets of these names (and what was computed from them) "
                                            "in --out instead of refusing.")
+@json_option
 @seed_and_device
 @data_options
 def evaluate(reals, fakes, run_dir, detectors, with_detectors, baselines, perturbations, channels, image_size, force,
-             seed, device, data_root, download, **options):
+             as_json, seed, device, data_root, download, **options):
     """Score folders of fakes made anywhere: sample quality, detectors trained on them or taken from a run."""
     folders = config.parse_pairs(fakes, "--fakes", "mine=path/to/images")
     detector_config, metric_options = take(DetectorConfig, options, seed=seed), take(MetricOptions, options, seed=seed)
     result = evaluate_folders(reals, folders, run_dir, detectors, with_detectors, detector_config, metric_options,
                               perturbations or PERTURBATIONS, tuple(BASELINES.names()) if baselines else (),
                               int(channels) if channels else None, image_size, force, device, data_root, download)
+    if as_json:
+        click.echo(json.dumps({**result.results, "report": str(result.index)}, default=str))
+        return
     click.echo(markdown_tables(result.results))
     click.echo(f"report: {result.index}")
+
+
+@click.command()
+@run_dir_option("--run", "Run directory to add the fakes to.")
+@click.option("--name", required=True, help="Name of the set in the run, as a generator's.")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a set of this name, and what was computed from it.")
+def import_fakes(run_dir, name, folder, force):
+    """Add a folder of images made elsewhere to a run, as a generator beside the run's own."""
+    imported = import_into_run(run_dir, name, folder, force)
+    resized = imported.source["resized"]
+    click.echo(f"{imported.count} images imported as {name} into {imported.fakes}"
+               + (f" (resized: {resized})" if resized else ""))
+    click.echo(f"next: deepbench detect --run {run_dir} --resume (detectors across all sets), then deepbench "
+               f"report --run {run_dir}")
 
 
 @click.command()

@@ -96,3 +96,30 @@ def import_fakes(run: RunDir, name: str, folder: Path, channels: int, image_size
     write_csv(partial / MANIFEST, pd.DataFrame(rows))
     replace_folder(partial, target)
     return ImportedSet(name, target, len(rows), source)
+
+
+RECORDED_REALS = ("dataset", "channels", "image_size", "data_root", "fingerprint")  # what an import stage repeats
+
+
+def import_into_run(run_dir: str | Path, name: str, folder: str | Path, force: bool = False) -> ImportedSet:
+    """Add the images of ``folder`` to an existing run as generator ``name``, in the run's image shape.
+
+    They then sit beside the run's own generators: ``deepbench detect --run R --resume`` evaluates the finished
+    detectors on them and trains those not yet trained on them, so the cross-generator matrix has them in both
+    directions; ``deepbench report`` scores them. ``run.json`` gets an ``import`` stage that repeats the run's
+    reals (so later stages read the same data) and records the folder's provenance.
+    """
+    run = RunDir(Path(run_dir))
+    if not run.run_json.exists():
+        raise DeepbenchError(f"{run.root} is not a run (no run.json); create one with deepbench generate, or use "
+                             f"deepbench evaluate --reals SPEC --fakes {name}={folder} --out {run.root}")
+    reals = run.generate_config()
+    image_size = tuple(reals["image_size"])
+    source = source_description(name, Path(folder), image_size)
+    refuse_existing(run, [name], force)
+    config = {**{key: reals.get(key) for key in RECORDED_REALS}, "generators": [name], "checkpoint": "",
+              "sources": {name: source}}
+    run.start("import", config, seed=0)
+    imported = import_fakes(run, name, Path(folder), reals["channels"], image_size, force, source)
+    run.finish("import")
+    return imported

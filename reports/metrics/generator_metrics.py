@@ -18,7 +18,7 @@ from functools import cached_property
 import pandas as pd
 import torch
 
-from benchmark import distributed
+from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
@@ -53,6 +53,7 @@ class RealReference:
 
     def __init__(self, run: RunDir, data_root=None, download: bool = False, device: str = "auto"):
         self.data, self.device = run.data_config(data_root, download), device
+        self.spec = data.parse_spec(self.data.dataset)
         self.train, self.test = self.data.load("train"), self.data.load("test")
 
     @cached_property
@@ -89,7 +90,7 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
         if cached.get("key") == key:
             cached.pop("schema")
             return cached
-    fakes, manifest = load_fakes(run.fakes(generator), **reals.shape)
+    fakes, manifest = load_fakes(run.fakes(generator), reals.train.channels, reals.train.image_size)
     count = min(options.num_samples, len(fakes))
     fakes, manifest = fakes[:count], manifest.iloc[:count]
     step = manifest["step"].iloc[0]  # none for fakes imported from elsewhere

@@ -16,7 +16,7 @@ from generators.train import TrainConfig
 from reports.metrics.generator_metrics import MetricOptions
 from tests.benchmark.fixtures import write_image_folder, write_mnist
 
-COMMANDS = ["datasets", "generate", "detect", "report", "evaluate", "run", "quiz"]
+COMMANDS = ["datasets", "generate", "detect", "report", "evaluate", "import-fakes", "run", "quiz"]
 
 
 def invoke(*args):
@@ -52,7 +52,7 @@ def test_command_list_is_what_the_commands_say_of_themselves():
     assert sorted(line.split()[0] for line in listed) == sorted(COMMANDS)
     for line in listed:
         name, summary = line.split(maxsplit=1)
-        command = getattr(commands, name)
+        command = main.get_command(None, name)
         assert isinstance(command, click.Command) and command.get_short_help_str(len(summary)) == summary
 
 

