@@ -69,7 +69,9 @@ def test_detectors_cross_the_imported_sets_and_the_report_scores_them(evaluated)
     pairs = set(zip(clean["train_generator"], clean["eval_set"], strict=True))
     assert pairs == {(a, b) for a in ("blurred", "noise") for b in ("blurred", "noise")}
     noise = clean.query("train_generator == 'noise' and eval_set == 'noise'").set_index("protocol")["auc"]
-    assert noise["raw"] > 0.95 and noise["matched"] > 0.75  # noise against digits, after one short epoch
+    # noise against digits, after one short epoch; matched, the noise has the digits' histogram (black with
+    # scattered bright pixels), harder for so little training but still far from chance
+    assert noise["raw"] > 0.95 and noise["matched"] > 0.65
     generators = {row["generator"]: row for row in results["generators"]}
     assert generators["noise"]["sampled_step"] is None and generators["noise"]["sampled_checkpoint"] == "imported"
     assert generators["blurred"]["domain_samples_fake"] == 40
