@@ -2,9 +2,10 @@
 
 Builds the sets exactly as ``deepbench detect`` does (``detectors.detect.assemble_sets``: fakes split 70/10/20,
 the match fitted on the training fakes, format matching last) and fits each baseline under each protocol.
-Then the control a transform can fail by itself: "fakes" that are a second sample of the real training images
-(lossless, so without format matching), matched like a generator's. A good transform takes the baselines to
-0.5 on the control and removes what it targets from the generators' fakes.
+Then the control a transform can fail by itself: "fakes" that are a second sample of the real training images,
+matched like a generator's and format-matched like any fakes (JPEG reals, as CIFAR-10's, are then compressed
+twice under both protocols, which the compression baseline may see). A good transform leaves the control's
+baselines where they were raw and removes what it targets from the generators' fakes.
 
     .venv/bin/python benchmarks/statistics_matching.py --run runs/seeds/mnist --data-root ../shared/data
 """
@@ -22,7 +23,7 @@ from benchmark import data
 from benchmark.fakes import MANIFEST
 from benchmark.rundir import RunDir
 from detectors.baselines import BASELINES, StatisticsBaseline
-from detectors.formats import real_jpeg_settings
+from detectors.formats import match_format, real_jpeg_settings
 from detectors.matching import fit_statistics_match
 from detectors.protocols import assemble_sets
 from detectors.sets import fake_split, held_out_set, training_sets
@@ -50,7 +51,8 @@ def main() -> None:
     tests, _ = real_test.tensors(progress=False)
     reals = reals[torch.randperm(len(reals), generator=torch.Generator().manual_seed(args.seed))]
     started = time.perf_counter()
-    sets = assemble_sets(run, generators, {}, reals, tests, shape, real_jpeg_settings(real_train), "auto", args.seed)
+    settings = real_jpeg_settings(real_train)
+    sets = assemble_sets(run, generators, {}, reals, tests, shape, settings, "auto", args.seed)
     kinds = BASELINES.names()
     print(f"{run.root}: {len(reals)} real training images, {len(tests)} real test images, "
           f"{torch.get_num_threads()} torch threads\n")
@@ -65,7 +67,8 @@ def main() -> None:
             print(f"| {generator} | {protocol} | {count} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
     control_reals, control = reals[:len(reals) // 2], reals[len(reals) // 2:][:args.control]
     match = fit_statistics_match(fake_split(control, "train", args.seed), control_reals)
-    for protocol, fakes in (("raw", control), ("matched", match(control))):
+    versions = (("raw", match_format(control, settings)), ("matched", match_format(match(control), settings)))
+    for protocol, fakes in versions:
         train, val = training_sets(control_reals, fakes, args.seed)
         test = held_out_set(tests, fake_split(fakes, "test", args.seed), args.seed)
         aucs = [held_out_auc(kind, train, val, test, args.seed) for kind in kinds]
