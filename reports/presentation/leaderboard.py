@@ -169,6 +169,17 @@ def robustness_table(results: dict) -> pd.DataFrame:
     return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
 
 
+SHORTCUT_MEANINGS = {  # what a baseline that matches the networks says about their figure
+    None: "the detectors may separate reals from fakes by that statistic rather than by the generator's artefacts",
+    "baseline:histogram": "the detectors may separate reals from fakes by their pixel-value histogram rather than "
+                          "by the generator's artefacts",
+    "baseline:spectrum": "a regression on the Fourier spectrum alone does as well, so the networks' figure shows no "
+                         "more than that frequency artefact of the generator",
+    "baseline:compression": "a regression on compressibility alone does as well, so the networks' figure shows no "
+                            "more than that texture statistic of the generator",
+}
+
+
 def shortcut_warnings(results: dict) -> list[str]:
     """A sentence for each evaluation set where a trivial baseline comes within ``SHORTCUT_MARGIN`` AUC of the
     best learned detector trained on the same fakes: there, the detectors may have learned that statistic."""
@@ -183,10 +194,10 @@ def shortcut_warnings(results: dict) -> list[str]:
         best, trivial = networks.loc[networks["auc"].idxmax()], baselines.loc[baselines["auc"].idxmax()]
         if trivial["auc"] >= best["auc"] - SHORTCUT_MARGIN:
             how = "above" if trivial["auc"] > best["auc"] else f"within {SHORTCUT_MARGIN} of"
+            meaning = SHORTCUT_MEANINGS.get(trivial["detector"], SHORTCUT_MEANINGS[None])
             warnings.append(f"Shortcut warning: on {eval_set} fakes, {trivial['detector']} (trained on {generator}) "
                             f"reaches AUC {trivial['auc']:.3f}, {how} the best learned detector ({best['detector']}, "
-                            f"{best['auc']:.3f}); the detectors may separate reals from fakes by that statistic "
-                            f"rather than by the generator's artefacts.")
+                            f"{best['auc']:.3f}); {meaning}.")
     return warnings
 
 
