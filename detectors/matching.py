@@ -1,7 +1,7 @@
 """Statistics matching: give the fakes the reals' pixel-value histogram while leaving their content.
 
 A detector should separate reals from fakes by what the generator did, not by a trivial difference between the
-two sets of files. Format matching (:mod:`detectors.perturb`) removes one such difference (JPEG or not). The
+two sets of files. Format matching (:mod:`detectors.formats`) removes one such difference (JPEG or not). The
 pixel-value histogram is another: real MNIST digits sit on exactly-zero backgrounds (81% of their pixels are 0,
 against 74% of a DCGAN's, whose near-black spreads over values 1 to 10) and reach their saturated values 250-254
 more often, so a logistic regression on each image's histogram alone separates them (held-out AUC 1.000).
@@ -10,24 +10,27 @@ The transform is exact histogram specification (Coltuc, Bolon and Chassery 2006,
 specification", IEEE TIP 15(5)), per channel: the fakes' pixels, ordered by value and, among equal values, by
 the mean of their 3 x 3 neighbourhood, are given the reals' values in the same order, so that the matched fakes
 take each value exactly as often as the reals. The ordering by neighbourhood keeps images smooth where they
-were: a pixel brighter than its equal-valued peers' surroundings goes up, never at random. Fitted once on the
+were: among pixels of one value, those in brighter surroundings go up first; only exact ties (a flat
+background) are split at random. Fitted once on the
 training fakes, the transform is a function of one image alone: each value's neighbourhood means are placed
 within quantiles stored from the fitting fakes, so a fake is matched the same way in any batch and any folder.
 
-Chosen by measurement (held-out AUC of the histogram / spectrum / compression baselines, 5,000 training and
-5,000 test images a class, 2 threads; ``benchmarks/statistics_matching.py`` prints them):
+Chosen by measurement (held-out AUC of the histogram / spectrum / compression baselines;
+``benchmarks/statistics_matching.py`` prints them for a run, benchmarks/README.md has the seeds runs'):
 
-- MNIST DCGAN raw 1.000 / 0.705 / 0.960; matched 0.500 / 0.610 / 0.713 (CapsGAN: 1.000 / 0.670 / 0.989 ->
-  0.500 / 0.623 / 0.708).
-- The former background-only transform (near-black set to zero) and a deterministic quantile lookup
-  (every value to one reals' value) both left the histogram baseline at 1.000: with one output per input
-  value, the map skips reals' values where the fakes are denser, and those empty bins give the fakes away.
-  Splitting each value's pixels at random instead reached 0.509 but added pixel noise the compression
-  baseline found on a control of reals against reals (0.578; ordered: 0.531).
-- The spectrum and compression baselines measure frequency content, the up-sampling artefacts Durall et al.
-  2020 found in GAN images: what a detector should find. Equalising the fakes' mean spectrum with a radial
-  filter took CIFAR-10's spectrum baseline from 0.975 to 0.748 only, at a gain of e^-2.6 on the finest
-  ring, a change to the content; it is left out, and the spectrum baseline stays a reference detector.
+- MNIST DCGAN fakes: raw 1.000 / 0.649 / 0.959, matched 0.495 / 0.625 / 0.687; a control of reals against a
+  second sample of reals stays at 0.49-0.51 under both. CIFAR-10 CapsGAN: raw 0.711 / 0.975 / 0.784, matched
+  0.603 / 0.974 / 0.797.
+- The former background-only transform (near-black set to zero) and a deterministic quantile lookup (every
+  value to one reals' value) both left MNIST's histogram baseline at 1.000: with one output per input value,
+  the map skips reals' values where the fakes are denser, and those empty bins give the fakes away. Splitting
+  each value's pixels at random instead of by neighbourhood reached 0.51 but added pixel noise the compression
+  baseline found on the control (0.58 against 0.53), and ranking ties without splitting them emptied the values
+  next to MNIST's zeros (control 0.83).
+- The spectrum and compression baselines measure frequency content and texture, the up-sampling artefacts
+  Durall et al. 2020 found in GAN images: what a detector should find. Equalising the fakes' mean spectrum
+  with a radial filter took CIFAR-10 CapsGAN's spectrum baseline from 0.975 to 0.748 only, at a gain of e^-2.6
+  on the finest ring, a change to the content; it is left out, and those baselines stay reference detectors.
 
 The reals are never changed; fitted on the reals themselves, the transform is the identity.
 """
