@@ -104,6 +104,9 @@ def _class_index(classes: list[str], token: str, description: str) -> int:
                          f"(or indices 0-{len(classes) - 1})")
 
 
+RECORD_KEYS = ("dataset", "channels", "image_size", "data_root", "fingerprint")  # DataConfig.record's, in order
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """One data set as the stages read it: the spec, the folder holding it, whether it may be downloaded, and
@@ -123,8 +126,9 @@ class DataConfig:
     def record(self, train: ImageDataset) -> dict:
         """What a run records of its reals (``run.json``): the spec, the shape its training split came out in,
         the resolved data root and the split's fingerprint, so a resumed or later stage finds the same data."""
-        return {"dataset": self.dataset, "channels": train.channels, "image_size": list(train.image_size),
-                "data_root": str(resolve_root(self.data_root)), "fingerprint": train.fingerprint}
+        values = (self.dataset, train.channels, list(train.image_size), str(resolve_root(self.data_root)),
+                  train.fingerprint)
+        return dict(zip(RECORD_KEYS, values, strict=True))
 
     def shaped(self, channels: int | None, image_size: int | tuple[int, int] | None) -> DataConfig:
         """The same data converted to another shape (the shape of a run's fakes, say)."""

@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000, help="images per generator")
     parser.add_argument("--seconds", type=float, default=180, help="training time of each model")
     parser.add_argument("--with-detectors", type=Path, help="also evaluate this run's detectors on the sets")
+    parser.add_argument("--num-samples", type=int, default=1000, help="fakes and reals per metric, as the seeds runs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     images, _ = data.load("mnist", "train", args.data_root).tensors(progress=False)
@@ -182,7 +183,8 @@ def main() -> None:
     print(f"trained and sampled in {time.perf_counter() - started:.0f} s, {torch.get_num_threads()} torch threads; "
           f"folders in {folders}", flush=True)
     command = [sys.executable, "-m", "benchmark.cli", "evaluate", "--reals", "mnist", "--fakes", f"pixelcnn={pixel}",
-               "--fakes", f"flow={flow}", "--detector", "cnn", "--out", str(args.out), "--force"]
+               "--fakes", f"flow={flow}", "--detector", "cnn", "--out", str(args.out), "--force",
+               "--num-samples", str(args.num_samples), "--seed", str(args.seed)]
     command += ["--data-root", str(args.data_root)] if args.data_root else []
     command += ["--with-detectors", str(args.with_detectors)] if args.with_detectors else []
     print(" ".join(command), flush=True)

@@ -40,9 +40,7 @@ from detectors.formats import real_jpeg_settings
 from detectors.matching import MATCH_CHOICES
 from detectors.perturb import PERTURBATIONS
 from detectors.protocols import DetectionSets, assemble_sets
-from detectors.sets import (
-    LabelledImages,
-)
+from detectors.sets import LabelledImages
 
 log = logging.getLogger(__name__)
 FORMAT_MATCH_CHOICES = ("auto", "off")

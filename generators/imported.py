@@ -98,9 +98,6 @@ def import_fakes(run: RunDir, name: str, folder: Path, channels: int, image_size
     return ImportedSet(name, target, len(rows), source)
 
 
-RECORDED_REALS = ("dataset", "channels", "image_size", "data_root", "fingerprint")  # what an import stage repeats
-
-
 def import_into_run(run_dir: str | Path, name: str, folder: str | Path, force: bool = False) -> ImportedSet:
     """Add the images of ``folder`` to an existing run as generator ``name``, in the run's image shape.
 
@@ -117,7 +114,7 @@ def import_into_run(run_dir: str | Path, name: str, folder: str | Path, force: b
     image_size = tuple(reals["image_size"])
     source = source_description(name, Path(folder), image_size)
     refuse_existing(run, [name], force)
-    config = {**{key: reals.get(key) for key in RECORDED_REALS}, "generators": [name], "checkpoint": "",
+    config = {**{key: reals.get(key) for key in data.RECORD_KEYS}, "generators": [name], "checkpoint": "",
               "sources": {name: source}}
     run.start("import", config, seed=0)
     imported = import_fakes(run, name, Path(folder), reals["channels"], image_size, force, source)
