@@ -233,7 +233,8 @@ def report(run_dir, export, fid_between, leaderboard, output, check, as_json, se
         update_leaderboard(leaderboard, output, check)
         click.echo(f"{output} is up to date" if check else f"wrote {output}")
     elif fid_between:
-        metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed)
+        metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed,
+                                      download=download)
         click.echo(json.dumps(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
     else:
         result = make_report(run_dir, metric_options, device, data_root, download)

