@@ -48,6 +48,16 @@ def test_detector_learns_a_separable_task(name, channels):
     assert list(detector.history.columns) == ["epoch", "train_loss", "val_loss", "val_auc"]
 
 
+@pytest.mark.parametrize("name", ["cnn", "capsule", "timm:resnet10t"])
+def test_every_detector_trains_and_scores_at_256_pixels(name):
+    """Imported fakes keep their size when the reals have it: the networks adapt to any side from 28 to 256."""
+    images, labels = smooth_vs_checkerboard(6, seed=0, size=256, channels=3)
+    detector = Detector(name, 3, 256, DetectorConfig(epochs=1, batch_size=4, augment="none"))
+    detector.fit(images[:4], labels[:4], images[4:], labels[4:], progress=False)
+    scores = detector.decision_function(images)
+    assert scores.shape == (6,) and np.isfinite(scores).all() and len(detector.history) == 1
+
+
 @pytest.mark.parametrize("name", ["cnn", "capsule"])
 def test_batchnorm_statistics_match_the_kept_weights(name):
     """The saved network's BatchNorm statistics are those of the training data under its final weights."""
