@@ -54,12 +54,13 @@ HUMAN_CAPTION = ("Human evaluation (deepbench quiz: share of held-out images peo
 
 
 def stage_seconds(record: dict) -> dict[str, float]:
-    """Wall time of each finished stage of ``run.json`` (summed when a stage ran several times)."""
+    """Wall time of the latest finished run of each stage of ``run.json``: a later run of a stage redid the
+    earlier one's work (or finished what an interruption left, whose own time was never stamped)."""
     seconds: dict[str, float] = {}
     for stage in record["stages"]:
         if stage.get("finished"):
             took = datetime.fromisoformat(stage["finished"]) - datetime.fromisoformat(stage["started"])
-            seconds[stage["command"]] = seconds.get(stage["command"], 0.0) + took.total_seconds()
+            seconds[stage["command"]] = took.total_seconds()
     return seconds
 
 

@@ -4,6 +4,7 @@ import re
 import shutil
 from pathlib import Path
 
+from reports.presentation.leaderboard import stage_seconds
 from tests.tiny_run import invoke
 
 DATA = Path(__file__).parent / "data"
@@ -62,3 +63,13 @@ def test_contradictory_options_are_refused():
     assert "exactly one of" in invoke("report").output
     assert "exactly one of" in invoke("report", "--run", "a", "--leaderboard", "b", "-o", "c").output
     assert "--check goes with --leaderboard" in invoke("report", "--run", "a", "--check").output
+
+
+def test_stage_time_is_the_latest_finished_run_of_each_stage():
+    def stage(command, started, finished):
+        return {"command": command, "started": f"2026-01-01T00:{started:02d}:00+00:00",
+                "finished": None if finished is None else f"2026-01-01T00:{finished:02d}:00+00:00"}
+
+    record = {"stages": [stage("generate", 0, 10), stage("detect", 10, 40), stage("detect", 40, None),
+                         stage("detect", 45, 50), stage("report", 50, 51)]}
+    assert stage_seconds(record) == {"generate": 600.0, "detect": 300.0, "report": 60.0}  # detect was redone
