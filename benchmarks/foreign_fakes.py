@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.utils import save_image
+from torchvision.transforms.functional import to_pil_image
 
 from benchmark import data
 
@@ -157,9 +157,10 @@ def sample_flow(model: Flow, count: int, seed: int, temperature: float = 0.7) ->
 
 
 def write_folder(images: torch.Tensor, folder: Path) -> Path:
+    """Gray PNGs of images in [0, 1], rounded to uint8 as any generator's files would be."""
     folder.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(images):
-        save_image(image, folder / f"{index:05d}.png")
+    for index, image in enumerate((images * 255).round().to(torch.uint8)):
+        to_pil_image(image).save(folder / f"{index:05d}.png")
     return folder
 
 
