@@ -44,7 +44,7 @@ from benchmark.files import file_digest, load_checkpoint, save_checkpoint, write
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 from reports.metrics.domain import kid, spread_subset_size
-from reports.metrics.onnx_runtime import BACKENDS, OnnxNetwork, onnxruntime_available
+from reports.metrics.onnx_runtime import BACKENDS, onnx_network, onnxruntime_available
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
@@ -230,16 +230,14 @@ class InceptionExtractor:
         self.network = network.to(self.device, memory_format=torch.channels_last).requires_grad_(False).eval()
         use_onnx = backend == "onnxruntime" or backend == "auto" and onnxruntime_available()
         self.backend = "onnxruntime" if use_onnx and self.device.type == "cpu" else "torch"
-        self._outputs = len(layers)
-        self._sessions: dict[tuple[int, ...], OnnxNetwork] = {}  # one exported graph per input image shape
+        self._outputs, self._fused = len(layers), fuse_batchnorm
 
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.backend == "torch":
             return self.network(images.to(self.device))
-        shape = tuple(images.shape[1:])
-        if shape not in self._sessions:
-            self._sessions[shape] = OnnxNetwork(self.network, images[:1], self._outputs, torch.get_num_threads())
-        return self._sessions[shape](images)
+        threads = torch.get_num_threads()
+        key = (self.weights.sha256, self._fused, tuple(images.shape[1:]), self._outputs, threads)
+        return onnx_network(key, self.network, images[:1], self._outputs, threads)(images)
 
     def __call__(self, images: torch.Tensor, progress: bool | None = None) -> InceptionFeatures:
         """Features of uint8 (N, 1 or 3, H, W) images; gray is repeated to RGB, any size is resized to 299."""

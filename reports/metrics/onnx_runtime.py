@@ -4,8 +4,8 @@ On the CPU, eager PyTorch runs Inception-v3's convolutions one by one; ONNX Runt
 (fused convolution chains, pre-packed weights, its own thread pool) run the identical network faster
 (``benchmarks/inception_throughput.py`` prints both beside torch-fidelity's path). The exported graph is the
 network itself, resize and normalisation included, so the features agree with PyTorch's to about 1e-5, within
-the 1e-4 the feature tests pin. It is exported in memory from the already-fused network the first time an
-extractor meets an image shape (a few seconds against minutes of extraction), so there is no second file to
+the 1e-4 the feature tests pin. It is exported in memory from the already-fused network the first time a
+process meets an image shape (a few seconds against minutes of extraction), so there is no second file to
 keep in step with the weights. Without the ``onnx`` and ``onnxruntime`` packages, or on a GPU,
 :class:`reports.metrics.fidelity.InceptionExtractor` keeps eager PyTorch.
 """
@@ -25,6 +25,19 @@ OPSET = 17
 def onnxruntime_available() -> bool:
     """Both packages installed: ``onnx`` for torch's exporter, ``onnxruntime`` to run the graph."""
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+
+
+_EXPORTED: dict[tuple, OnnxNetwork] = {}
+
+
+def onnx_network(key: tuple, network: torch.nn.Module, example: torch.Tensor, outputs: int,
+                 threads: int) -> OnnxNetwork:
+    """The network run by ONNX Runtime, exported once per process for each ``key``: everything the graph
+    depends on (weights, fusion, input shape, outputs, threads), so a suite or test session that builds
+    many extractors pays the export's seconds once."""
+    if key not in _EXPORTED:
+        _EXPORTED[key] = OnnxNetwork(network, example, outputs, threads)
+    return _EXPORTED[key]
 
 
 class OnnxNetwork:
