@@ -100,14 +100,17 @@ class Coupling(nn.Module):
         self.net = nn.Sequential(nn.Linear(mask.numel(), hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                  nn.Linear(hidden, 2 * mask.numel()))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def scale_shift(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """s (bounded by tanh, zero on the mask) and t, from the masked part, which the coupling leaves alone."""
         scale, shift = self.net(x * self.mask).chunk(2, dim=1)
-        scale = torch.tanh(scale) * (1 - self.mask)
+        return torch.tanh(scale) * (1 - self.mask), shift
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = self.scale_shift(x)
         return x * self.mask + (1 - self.mask) * (x * scale.exp() + shift), scale.sum(1)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.net(y * self.mask).chunk(2, dim=1)
-        scale = torch.tanh(scale) * (1 - self.mask)
+        scale, shift = self.scale_shift(y)
         return y * self.mask + (1 - self.mask) * (y - shift) * (-scale).exp()
 
 

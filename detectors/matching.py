@@ -124,8 +124,10 @@ class StatisticsMatch:
         if images.shape[1] != len(self.fake_counts):
             raise DeepbenchError(f"the statistics match was fitted on {len(self.fake_counts)} channels, the images "
                                  f"have {images.shape[1]}")
-        return torch.cat([self._match(images[start:start + CHUNK]) for start in range(0, len(images), CHUNK)]) \
-            if len(images) else images.clone()
+        if not len(images):
+            return images.clone()
+        chunks = [self._match(images[start:start + CHUNK].cpu()) for start in range(0, len(images), CHUNK)]
+        return torch.cat(chunks).to(images.device)  # computed on the CPU, returned where the images were
 
     def _match(self, images: torch.Tensor) -> torch.Tensor:
         """Each pixel's quantile among the fitting fakes, read off the reals' cumulative histogram.
@@ -137,7 +139,6 @@ class StatisticsMatch:
         its pixels the reals hold at the next values up, and every small value above it would shift to
         fill the gap.
         """
-        images = images.cpu()
         means = neighbourhood_means(images)
         jitter = image_seeded_uniform(images)
         matched = torch.empty_like(images)
