@@ -333,14 +333,20 @@ def suite_help() -> str:
               help="Run only these experiments of the suite [default: all].")
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME=SPEC",
               help="Replace a data set of the suite, e.g. cifar10=folder:../shared/data/cifar10-jpeg.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Set an option in every experiment, over the suite's value (repeatable): an experiment key "
+                   "(num_samples=500, detectors=cnn,capsule) or TABLE.FIELD of the train, gan, detector and "
+                   "metrics tables (train.epochs=1, metrics.num_samples=1000), named as the options of generate, "
+                   "detect and report.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto uses CUDA when a GPU is present.")
 @data_options
 def run(suite_name: str, out: Path | None, resume: bool, force: bool, experiments: tuple[str, ...],
-        datasets: tuple[str, ...], device: str, data_root: Path | None, download: bool):
+        datasets: tuple[str, ...], settings: tuple[str, ...], device: str, data_root: Path | None, download: bool):
     """Run a benchmark suite end to end: generate, detect and report for each experiment."""
     started = time.perf_counter()
-    suite = config.select_experiments(config.load_suite(suite_name, config.parse_overrides(datasets)), experiments)
+    loaded = config.load_suite(suite_name, config.parse_overrides(datasets), config.parse_settings(settings))
+    suite = config.select_experiments(loaded, experiments)
     if suite.threads is not None and click.get_current_context().find_root().params.get("threads") is None:
         set_threads(suite.threads)  # the suite's figures are reproducible at its thread count
     outcome = run_suite(suite, out or Path("runs") / suite.name, resume, device, data_root, download, force)

@@ -103,8 +103,10 @@ def locate_suite(name_or_path: str | os.PathLike) -> Path:
     return builtin
 
 
-def load_suite(name_or_path: str | os.PathLike, datasets: dict[str, str] | None = None) -> Suite:
-    """Read and check a suite; ``datasets`` maps data set names to the specs that replace them."""
+def load_suite(name_or_path: str | os.PathLike, datasets: dict[str, str] | None = None,
+               settings: dict | None = None) -> Suite:
+    """Read and check a suite; ``datasets`` maps data set names to the specs that replace them, and ``settings``
+    (:func:`parse_settings`) set fields of every experiment over the suite's own values."""
     path = locate_suite(name_or_path)
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -118,7 +120,9 @@ def load_suite(name_or_path: str | os.PathLike, datasets: dict[str, str] | None 
     entries = document.get("experiment", [])
     if not isinstance(entries, list) or not entries:
         raise DeepbenchError(f"{path} has no [[experiment]] tables; add at least one")
-    experiments = tuple(_experiment(path, defaults, entry, datasets or {}) for entry in entries)
+    _known(settings or {}, {f.name for f in fields(Experiment)} - {"name"}, "--set")
+    experiments = tuple(_experiment(path, defaults, _merged(entry, settings or {}), datasets or {})
+                        for entry in entries)
     names = [e.name for e in experiments]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -159,6 +163,32 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, str]:
             parse_pairs(items, "--dataset", "cifar10=folder:../shared/data/cifar10-jpeg").items()}
 
 
+LIST_KEYS = ("generators", "detectors", "perturbations")
+
+
+def parse_settings(items: tuple[str, ...]) -> dict:
+    """``--set KEY=VALUE`` pairs as a table of the suite's shape: ``num_samples=500`` sets an experiment key,
+    ``train.epochs=1`` a field of a stage table. A value is read as TOML (``5e-4``, ``true``, ``["cnn"]``), else as
+    text; a list key also takes names separated by commas (``detectors=cnn,capsule``)."""
+    settings: dict = {}
+    for key, text in parse_pairs(items, "--set", "train.epochs=1").items():
+        try:
+            value = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        if key in LIST_KEYS and isinstance(value, str):
+            value = [name.strip() for name in value.split(",")]
+        table, dot, name = key.partition(".")
+        if not dot:
+            settings[key] = value
+        elif table in TABLES and name:
+            settings.setdefault(table, {})[name] = value
+        else:
+            raise DeepbenchError(f"--set {key}: {table!r} is not a table of options; use TABLE.FIELD with TABLE one "
+                                 f"of {', '.join(TABLES)} (train.epochs=1), or an experiment key (num_samples=500)")
+    return settings
+
+
 def override_dataset(spec: str, overrides: dict[str, str]) -> str:
     """Replace a spec's data set by its override, keeping the class subset: cifar10:dog -> folder:PATH:dog."""
     parsed = data.parse_spec(spec)
@@ -189,7 +219,7 @@ def _experiment(path: Path, defaults: dict, entry: dict, datasets: dict[str, str
     for key in ("name", "dataset", "generators"):
         if key not in merged:
             raise DeepbenchError(f"{where}: missing {key!r}")
-    for key in ("generators", "detectors", "perturbations"):
+    for key in LIST_KEYS:
         if key in merged and not (isinstance(merged[key], list) and all(isinstance(v, str) for v in merged[key])):
             raise DeepbenchError(f"{where}: {key} must be a list of names, got {merged[key]!r}")
         if key in merged:

@@ -128,6 +128,7 @@ class Trainer:
             sync_batchnorm.convert(self.D)
         self.train_g = distributed.data_parallel(self.G, self.device)  # self.G itself under one process
         self.train_d = distributed.data_parallel(self.D, self.device)
+        self.g_parameters = list(self.G.parameters())
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
@@ -241,14 +242,14 @@ class Trainer:
         loss_d.backward()
         self.opt_d.step()
 
-        with self.unsynced_d():  # D's gradients from G's loss are discarded: averaging them is wasted traffic
+        with self.unsynced_d():  # G's loss gives D no gradients (below), so DDP must not wait to average them
             out_g, features_fake = self.train_d(self.noisy(fake, std), g_labels)
         if config.feature_matching:
             loss_g = F.mse_loss(features_fake.mean(0), features_real.detach().mean(0))
         else:
             loss_g = generator_loss(kind, out_g, fake_labels)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.backward(inputs=self.g_parameters)  # G's gradients only: D's weight gradients would be discarded
         self.opt_g.step()
         if self.ema is not None:
             self.ema.update_parameters(self.G)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
 import torch
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
@@ -301,6 +302,14 @@ FID_SUBSET_NOTE = ("fid_subset_*: FIDs of k disjoint pairs of n reals and n fake
                    "upward against the headline fid at samples_real/samples_fake; compare them only with FIDs at n")
 
 
+def covariance(centred: torch.Tensor, scale: int) -> np.ndarray:
+    """A'A / scale of centred float64 features A (N x D). NumPy sees that the product's operands are one array and
+    its transpose and computes one triangle (BLAS syrk): 0.54 s against torch's general product's 0.87 s at
+    N = 10,000 on 2 threads."""
+    array = centred.cpu().numpy()
+    return array.T @ array / scale
+
+
 def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID of two float64 (N, D) feature sets: torch-fidelity's value, computed from the features.
 
@@ -309,7 +318,8 @@ def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
     squared singular values of A B' / sqrt((N1 - 1)(N2 - 1)), so tr sqrt(S1 S2) is the sum of those singular
     values: an N1 x N2 problem instead of torch-fidelity's D x D matrix square root. With more samples than
     dimensions it is the D x D symmetric problem L' S2 L instead, with S1 = L L' by Cholesky (sqrt(S1) S2 sqrt(S1)
-    when S1 is singular), whose eigenvalues are those of S1 S2. All agree with torch-fidelity to 1e-6 relative
+    when S1 is singular), whose eigenvalues are those of S1 S2; NumPy and SciPy do that branch, as their symmetric
+    routines take about half torch's time on the CPU. All agree with torch-fidelity to 1e-6 relative
     (tests/reports/test_fidelity.py).
     """
     real, fake = real.double(), fake.double()
@@ -321,16 +331,15 @@ def fid_of(real: torch.Tensor, fake: torch.Tensor) -> float:
         cross = centred_real @ centred_fake.T
         root_trace = torch.linalg.svdvals(cross).sum().item() / math.sqrt(scale_real * scale_fake)
     else:
-        covariance_real = centred_real.T @ centred_real / scale_real
-        covariance_fake = centred_fake.T @ centred_fake / scale_fake
-        lower, info = torch.linalg.cholesky_ex(covariance_real)
-        if info == 0:  # S1 = L L': the eigenvalues of S1 S2 are those of the symmetric L' S2 L
+        covariance_real, covariance_fake = covariance(centred_real, scale_real), covariance(centred_fake, scale_fake)
+        try:  # S1 = L L': the eigenvalues of S1 S2 are those of the symmetric L' S2 L
+            lower = scipy.linalg.cholesky(covariance_real, lower=True)
             product = lower.T @ covariance_fake @ lower
-        else:  # singular S1 (duplicate or constant features): its square root instead
-            values, vectors = torch.linalg.eigh(covariance_real)
-            root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+        except np.linalg.LinAlgError:  # singular S1 (duplicate or constant features): its square root instead
+            values, vectors = scipy.linalg.eigh(covariance_real)
+            root = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
             product = root @ covariance_fake @ root
-        root_trace = torch.linalg.eigvalsh(product).clamp(min=0).sqrt().sum().item()
+        root_trace = float(np.sqrt(scipy.linalg.eigh(product, eigvals_only=True).clip(min=0)).sum())
     return float((mean_real - mean_fake).square().sum().item() + traces - 2 * root_trace)
 
 

@@ -79,6 +79,26 @@ def test_dataset_override_keeps_the_class_subset(micro):
         config.parse_overrides(("cifar10",))  # no value
 
 
+def test_set_overrides_every_experiment_over_the_suite_and_its_defaults(micro):
+    settings = config.parse_settings(("train.max_steps=2", "detectors=cnn,capsule", "metrics.inception=true",
+                                      "train.lr_g=5e-4", "match_statistics=off"))
+    (experiment,) = config.load_suite(micro, settings=settings).experiments
+    assert experiment.train == {"max_steps": 2, "batch_size": 16, "lr_g": 5e-4}
+    assert experiment.detectors == ("cnn", "capsule") and experiment.match_statistics == "off"
+    assert experiment.metrics == {"num_samples": 20, "inception": True}
+    assert suite.stage_configs(experiment).train.max_steps == 2
+    with pytest.raises(DeepbenchError, match="--set: unknown key epochs; known keys: .*detectors"):
+        config.load_suite(micro, settings=config.parse_settings(("epochs=1",)))
+    with pytest.raises(DeepbenchError, match="'trian' is not a table of options; use TABLE.FIELD with TABLE one "
+                                             "of train, gan, detector, metrics"):
+        config.parse_settings(("trian.epochs=1",))
+
+
+def test_a_set_field_no_config_has_fails_before_any_work(micro, tmp_path):
+    result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--set", "detector.epoks=1")
+    assert result.exit_code == 2 and "epoks" in result.output and not (tmp_path / "out").exists()
+
+
 def test_micro_suite_writes_the_run_directory_contract(micro, tmp_path):
     out = tmp_path / "out"
     result = invoke("run", "--suite", str(micro), "--out", str(out))

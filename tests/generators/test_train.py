@@ -1,5 +1,7 @@
 """Training moves fakes toward the data, resumes bit for bit, and stops on divergence keeping the last good state."""
 
+import copy
+
 import pandas as pd
 import pytest
 import torch
@@ -69,6 +71,41 @@ def test_conditional_training_produces_the_asked_class(tmp_path):
     top_left = fakes[:, 0, :4, :4].mean((1, 2)) > fakes[:, 0, 4:, 4:].mean((1, 2))
     asked_top_left = torch.arange(200) % 2 == 0
     assert (top_left == asked_top_left).float().mean() > 0.9
+
+
+def test_one_step_is_the_textbook_dcgan_step(tmp_path):
+    """D's step then G's step, as PyTorch's dcgan example writes them, to the last bit of the weights; D keeps
+    only its own loss's gradients (G's backward stops at G's weights instead of also filling D's)."""
+    torch.manual_seed(0)
+    images, labels = blobs(64)
+    gan = create_gan("dcgan", 1, 8, config=TINY)
+    config = TrainConfig(batch_size=32, seed=3)
+    trainer = Trainer(gan, images, labels, tmp_path, config)
+    g, d = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+    real, _ = trainer.batch(0)
+    z = torch.randn(config.batch_size, TINY.nz, generator=torch.Generator().manual_seed(config.seed))
+
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    fake = g(z)
+    out_real, out_fake = d(real)[0], d(fake.detach())[0]
+    loss_d = bce(out_real, torch.ones_like(out_real)) + bce(out_fake, torch.zeros_like(out_fake))
+    loss_d.backward()
+    d_gradients = [p.grad.clone() for p in d.parameters()]
+    opt_d.step()
+    out_g = d(fake)[0]
+    loss_g = bce(out_g, torch.ones_like(out_g))
+    loss_g.backward()
+    opt_g.step()
+
+    row = trainer.train_step(0)
+    assert (row["loss_d"], row["loss_g"]) == (loss_d.item(), loss_g.item())
+    for ours, textbook in [(trainer.G, g), (trainer.D, d)]:
+        for (name, mine), theirs in zip(ours.state_dict().items(), textbook.state_dict().values(), strict=True):
+            assert torch.equal(mine, theirs), name
+    for p, expected in zip(trainer.D.parameters(), d_gradients, strict=True):
+        assert torch.equal(p.grad, expected)
 
 
 def run_steps(out, steps, resume=False, name="cdcgan"):
