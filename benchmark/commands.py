@@ -6,6 +6,7 @@ these imports (torch, torchvision, the registries of networks and data sets) tak
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.evaluate import evaluate as evaluate_folders
 from benchmark.folders import image_folders
 from benchmark.options import click_options, stack, take
+from benchmark.rundir import RunDir
 from benchmark.runtime import DEVICE_CHOICES, set_strict, set_threads
 from benchmark.sources import DATASETS
 from benchmark.suite import domain_quality_scorer, run_suite
@@ -32,7 +34,7 @@ from generators.imported import import_into_run
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
 from reports.metrics.fidelity import fid_between as fid_between_folders
-from reports.metrics.generator_metrics import FEW_SAMPLES, MetricOptions
+from reports.metrics.generator_metrics import FEW_SAMPLES, MetricOptions, recorded_options
 from reports.presentation.leaderboard import markdown_tables, update_leaderboard
 from reports.presentation.report import export as export_results
 from reports.presentation.report import report as make_report
@@ -80,6 +82,16 @@ def fid_between_lines(metrics: dict) -> list[str]:
         lines.append(f"warning: FID on fewer than the usual {FEW_SAMPLES:,} samples is biased upward; compare it "
                      f"only with FIDs at the same counts ({real}/{fake}), or compare KID")
     return [*lines, f"FID: {metrics['fid']:.2f}"]
+
+
+def given_on_command_line(names) -> set[str]:
+    """Those of the running command's parameters ``names`` that were typed rather than left at their defaults."""
+    context = click.get_current_context()
+    return {name for name in names if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE}
+
+
+def describe_options(options) -> str:
+    return ", ".join(f"{name}={value}" for name, value in dataclasses.asdict(options).items())
 
 
 def run_dir_option(name: str, help: str, required: bool = True):
@@ -237,6 +249,12 @@ def report(run_dir, export, fid_between, leaderboard, output, check, as_json, se
                                       download=download)
         click.echo(json.dumps(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
     else:
+        asked = metric_options
+        metric_options = recorded_options(RunDir(run_dir), asked, given_on_command_line(
+            field.name for field in dataclasses.fields(MetricOptions)))
+        if metric_options != asked:
+            click.echo(f"metrics as this run's last report computed them: {describe_options(metric_options)} "
+                       f"(pass --num-samples, --inception/--no-inception or --seed to recompute them)")
         result = make_report(run_dir, metric_options, device, data_root, download)
         click.echo(markdown_tables(result.results))
         if export:

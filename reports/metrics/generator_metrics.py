@@ -12,7 +12,7 @@ MNIST and CIFAR-10); the domain scores compare with the **test** split, which th
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 import pandas as pd
@@ -78,6 +78,20 @@ class RealReference:
 def metrics_key(run: RunDir, generator: str, reals: RealReference, options: MetricOptions) -> dict:
     return {"manifest_sha256": file_digest(run.fakes(generator) / MANIFEST),
             "real_fingerprint": reals.train.fingerprint, "options": asdict(options), "version": METRICS_VERSION}
+
+
+def recorded_options(run: RunDir, asked: MetricOptions, given: set[str]) -> MetricOptions:
+    """The options the run's metrics were last computed with, where every generator's file agrees, except the
+    fields ``given`` on the command line, taken from ``asked``. So re-rendering or exporting a reported run reuses
+    its metrics rather than recomputing them at the defaults; ``asked`` itself where nothing is recorded."""
+    paths = [run.metrics(generator) for generator in run.generators() if run.metrics(generator).exists()]
+    recorded = [read_json(path, "metrics").get("key", {}).get("options") for path in paths]
+    if not recorded or any(options != recorded[0] for options in recorded) or not isinstance(recorded[0], dict):
+        return asked
+    try:
+        return replace(MetricOptions(**recorded[0]), **{name: getattr(asked, name) for name in given})
+    except TypeError:  # written by a version with other options
+        return asked
 
 
 def generator_metrics(run: RunDir, generator: str, reals: RealReference, options: MetricOptions | None = None,

