@@ -34,6 +34,8 @@ from generators.imported import import_into_run
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
 from reports.metrics.fidelity import fid_between as fid_between_folders
+from reports.metrics.gam import gam as adversarial_metric
+from reports.metrics.gam import gam_lines
 from reports.metrics.generator_metrics import FEW_SAMPLES, MetricOptions, recorded_options
 from reports.presentation.leaderboard import markdown_tables, update_leaderboard
 from reports.presentation.report import export as export_results
@@ -218,6 +220,9 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 @click.option("--export", type=click.Path(path_type=Path), help="Also write the run's results to this JSON.")
 @click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), metavar="DIR_A DIR_B",
               help="FID, KID and precision/recall of the images in DIR_B against those in DIR_A.")
+@click.option("--gam", nargs=2, type=click.Path(path_type=Path), metavar="GEN_A GEN_B",
+              help="Generative adversarial metric of two GANs trained on the same data (generator folders, "
+                   "runs/R/generators/NAME): each discriminator judges the test reals and the other's fakes.")
 @click.option("--leaderboard", type=click.Path(path_type=Path), metavar="DIR",
               help="Render the leaderboard from the result JSONs in DIR (into -o).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file of --leaderboard.")
@@ -225,22 +230,22 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
 @json_option
 @seed_and_device
 @data_options
-def report(run_dir, export, fid_between, leaderboard, output, check, as_json, seed, device, data_root, download,
+def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_json, seed, device, data_root, download,
            **options):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
     metric_options = take(MetricOptions, options, seed=seed)
-    modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between),
+    modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between), ("--gam", gam),
                                       ("--leaderboard", leaderboard)) if value]
     if len(modes) != 1:
-        raise DeepbenchError(f"pass exactly one of --run, --fid-between and --leaderboard (got "
+        raise DeepbenchError(f"pass exactly one of --run, --fid-between, --gam and --leaderboard (got "
                              f"{', '.join(modes) or 'none'})")
     if check and not leaderboard or leaderboard and output is None:
         raise DeepbenchError("--check goes with --leaderboard, and --leaderboard needs -o FILE")
     if export and not run_dir:
         raise DeepbenchError("--export needs --run: it writes that run's results")
-    if as_json and not fid_between:
-        raise DeepbenchError("--json goes with --fid-between (and with deepbench evaluate); a run's results are "
-                             "JSON already: --export FILE")
+    if as_json and not (fid_between or gam):
+        raise DeepbenchError("--json goes with --fid-between and --gam (and with deepbench evaluate); a run's "
+                             "results are JSON already: --export FILE")
     if leaderboard:
         update_leaderboard(leaderboard, output, check)
         click.echo(f"{output} is up to date" if check else f"wrote {output}")
@@ -248,6 +253,9 @@ def report(run_dir, export, fid_between, leaderboard, output, check, as_json, se
         metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed,
                                       download=download)
         click.echo(json.dumps(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
+    elif gam:
+        result = adversarial_metric(*gam, device=device, data_root=data_root, download=download, seed=seed)
+        click.echo(json.dumps(result) if as_json else "\n".join(gam_lines(result)))
     else:
         asked = metric_options
         metric_options = recorded_options(RunDir(run_dir), asked, given_on_command_line(

@@ -2,14 +2,17 @@
 ``--export`` feeding ``--leaderboard``, and ``--fid-between`` printing the FID last."""
 
 import json
+import math
 import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from reports.metrics import classifier_scores, fidelity, generator_metrics
+from benchmark.rundir import RunDir
+from reports.metrics import classifier_scores, fidelity, gam, generator_metrics
 from tests.benchmark.fixtures import write_image
 from tests.tiny_run import invoke, make_tiny_run
 
@@ -140,6 +143,54 @@ def test_fid_between_two_folders_prints_the_fid_last_or_one_json_object(tmp_path
     metrics = json.loads(as_json.stdout)  # one object, nothing else on stdout
     assert metrics["samples_real"] == metrics["samples_fake"] == 8 and len(metrics["weights_sha256"]) == 64
     assert f"{metrics['fid']:.2f}" == lines[-1].split()[1]
+
+
+def blinded_copy(run, folder):
+    """A copy of the run whose dcgan discriminator calls every image real: its last layer zeroed, probability 0.5."""
+    shutil.copytree(run, folder)
+    for checkpoint in (folder / "generators" / "dcgan" / "checkpoints").glob("*.pt"):
+        state = torch.load(checkpoint, weights_only=True)
+        state["discriminator"]["head.weight"].zero_()
+        torch.save(state, checkpoint)
+    return folder
+
+
+def test_gam_has_each_discriminator_judge_the_reals_and_the_other_gans_fakes(run, tmp_path):
+    a, b = run / "generators" / "dcgan", blinded_copy(run, tmp_path / "blind") / "generators" / "dcgan"
+    result = invoke("report", "--gam", a, b, "--json")
+    assert result.exit_code == 0, result.output
+    forward = json.loads(result.stdout)
+    assert forward["error_b_reals"] == 0 and forward["error_b_on_a_fakes"] == 1  # the blind judge
+    assert forward["samples_fake_a"] == forward["samples_fake_b"] == 60
+    assert forward["samples_real"] == len(RunDir(run).data_config().load("test"))
+    assert forward["sample_ratio"] == pytest.approx(forward["error_a_on_b_fakes"])
+    assert forward["test_ratio"] == (1.0 if forward["error_a_reals"] == 0 else math.inf)
+    assert forward["winner"] == "none"  # the blind judge never errs on reals: r_test is far from 1
+    backward = json.loads(invoke("report", "--gam", b, a, "--json").stdout)
+    for mine, theirs in (("a_reals", "b_reals"), ("a_on_b_fakes", "b_on_a_fakes")):
+        assert backward[f"error_{mine}"] == forward[f"error_{theirs}"]
+        assert backward[f"error_{theirs}"] == forward[f"error_{mine}"]
+    lines = invoke("report", "--gam", a, b).output.strip().splitlines()
+    assert lines[-1].startswith("winner: none: r_test is not within 0.1 of 1") and "r_samples" in lines[-2]
+
+
+def test_gam_ratios_and_verdicts():
+    assert gam.ratio(0.1, 0.2) == 0.5 and gam.ratio(0, 0) == 1 and gam.ratio(0.1, 0) == math.inf
+    assert gam.verdict(1.05, (0.4, 0.8)) == "a" and gam.verdict(0.95, (1.2, 1.5)) == "b"
+    assert gam.verdict(1.0, (0.8, 1.1)) == "none" and gam.verdict(1.2, (0.4, 0.8)) == "none"
+    wrong = np.r_[np.ones(20, bool), np.zeros(80, bool)]
+    low, high = gam.ratio_interval(wrong, np.r_[np.ones(40, bool), np.zeros(60, bool)], seed=0)
+    assert low < 0.5 < high < 1  # 0.2 / 0.4, sampled 100 times each
+    assert gam.ratio_interval(np.zeros(5, bool), np.zeros(5, bool), seed=0) == (1.0, 1.0)
+
+
+def test_gam_refuses_gans_of_other_data(run, tmp_path):
+    other = blinded_copy(run, tmp_path / "other")
+    record = json.loads((other / "run.json").read_text())
+    record["stages"][0]["config"]["fingerprint"] = "another data set"
+    (other / "run.json").write_text(json.dumps(record))
+    result = invoke("report", "--gam", run / "generators" / "dcgan", other / "generators" / "dcgan")
+    assert result.exit_code == 2 and "GAM compares GANs trained on the same data" in result.output
 
 
 def test_a_run_without_fakes_is_an_error_naming_generate(tmp_path):
