@@ -2,7 +2,9 @@
 
 ``bce``: DCGAN's non-saturating loss on D's logit. ``margin``: Sabour et al.'s margin loss on capsule
 lengths (CapsuleGAN); the last capsule means "fake", the others are the classes (one for unconditional
-data). One-sided label smoothing (Salimans et al. 2016) lowers only the real targets.
+data). ``capsule_real``: the margin loss on one capsule whose length means "real" (the CapsuleGAN paper's
+discriminator), with targets 1 for reals and 0 for fakes. One-sided label smoothing (Salimans et al. 2016)
+lowers only the real targets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor, real_l
     if kind == "bce":
         return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1.0 - smoothing))
                 + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    if kind == "capsule_real":
+        return margin_loss(real, torch.full_like(real, 1.0 - smoothing)) + margin_loss(fake, torch.zeros_like(fake))
     fake_index = torch.full_like(fake_labels, fake.shape[1] - 1)
     real_targets = F.one_hot(real_labels, real.shape[1]).to(real.dtype) * (1.0 - smoothing)
     return margin_loss(real, real_targets) + margin_loss(fake, fake_index)
@@ -28,6 +32,8 @@ def generator_loss(kind: str, fake: torch.Tensor, fake_labels: torch.Tensor) -> 
     """G's non-saturating loss: D should take its fakes for real images of the asked class."""
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+    if kind == "capsule_real":
+        return margin_loss(fake, torch.ones_like(fake))
     return margin_loss(fake, fake_labels)
 
 
@@ -35,4 +41,6 @@ def real_probability(kind: str, output: torch.Tensor, labels: torch.Tensor) -> t
     """D's probability that each image is a real one (of its class): D(x) and D(G(z)) in the logs."""
     if kind == "bce":
         return torch.sigmoid(output)
+    if kind == "capsule_real":
+        return output[:, 0]
     return output.gather(1, labels[:, None]).squeeze(1)

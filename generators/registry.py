@@ -13,7 +13,7 @@ from torch import nn
 from benchmark.errors import DeepbenchError
 from benchmark.options import option
 from benchmark.registry import Registry
-from generators.capsgan import CapsuleDiscriminator
+from generators.capsgan import CapsuleDiscriminator, PaperCapsuleDiscriminator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, upsampling_plan
 
 GENERATORS = Registry("generator")
@@ -94,6 +94,12 @@ def capsgan(channels: int, image_size: int, num_classes: int, config: GANConfig)
 def ccapsgan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("ccapsgan", CapsuleDiscriminator, channels, image_size,
                   _conditional_classes("ccapsgan", num_classes), config,
+                  {"routing_iterations": config.routing_iterations})
+
+
+@GENERATORS.register("capsgan-paper", "CapsuleGAN as the paper builds it: CapsNet with one output capsule (28, 32 px)")
+def capsgan_paper(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _build("capsgan-paper", PaperCapsuleDiscriminator, channels, image_size, 0, config,
                   {"routing_iterations": config.routing_iterations})
 
 

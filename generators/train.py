@@ -51,6 +51,9 @@ class TrainConfig:
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
                                          "goes on).")
+    max_minutes: float | None = option(None, "Stop once training has taken this many minutes, before --epochs "
+                                             "ends (a later --resume goes on): equal time budgets for comparisons. "
+                                             "The step it stops at depends on the machine's speed.")
     batch_size: int = option(64, "Images per step.")
     lr_g: float = option(2e-4, "Generator learning rate (Adam).")
     lr_d: float = option(2e-4, "Discriminator learning rate (higher than --lr-g: TTUR, Heusel et al. 2017).")
@@ -85,6 +88,8 @@ class TrainConfig:
             raise DeepbenchError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if self.instance_noise < 0:
             raise DeepbenchError(f"instance_noise must be >= 0, got {self.instance_noise}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise DeepbenchError(f"max_minutes must be positive, got {self.max_minutes}")
 
 
 @dataclass
@@ -179,7 +184,7 @@ class Trainer:
         if state["gan"] != self.gan.describe():
             raise DeepbenchError(f"{path} was trained with {state['gan']}, not {self.gan.describe()}; "
                                  f"resume with the same options or use a new --out")
-        length = {"epochs", "max_steps"}
+        length = {"epochs", "max_steps", "max_minutes"}
         changed = [f.name for f in fields(TrainConfig)
                    if f.name not in length and state["train"].get(f.name, f.default) != getattr(self.config, f.name)]
         if changed:
@@ -264,6 +269,13 @@ class Trainer:
         return self.train_d.no_sync() if self.train_d is not self.D else contextlib.nullcontext()
 
     # -- the loop ------------------------------------------------------------------------------------
+    def out_of_time(self) -> bool:
+        """Whether ``max_minutes`` of training have passed, by rank 0's clock, so that every rank stops at the
+        same step (one broadcast a step, only when there is a budget)."""
+        if self.config.max_minutes is None:
+            return False
+        return distributed.broadcast(self.seconds >= 60 * self.config.max_minutes)
+
     def check_divergence(self, row: dict) -> None:
         """Stop on NaN/inf losses or a discriminator that has won outright for ``divergence_patience`` steps."""
         good = f"the last good checkpoint is {self.checkpoint_dir / 'last.pt'}"
@@ -320,7 +332,7 @@ class Trainer:
             bar.update()
             bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
                             d_real=f"{row['d_real']:.2f}", d_fake=f"{row['d_fake']:.2f}", refresh=False)
-            finished = self.step == self.total_steps
+            finished = self.step == self.total_steps or self.out_of_time()
             main = distributed.is_main()
             if main and (self.step % config.sample_every == 0 or finished):
                 save_sample_grid(self.generate(self.fixed_z, self.fixed_labels),
@@ -332,6 +344,8 @@ class Trainer:
                 if main:
                     self.save(LAST_CHECKPOINT, rank_rng)
                     self.write_logs()
+            if finished:
+                break
         bar.close()
         if not self.history and distributed.is_main():
             self.write_logs()

@@ -24,6 +24,17 @@ def test_shapes(name, channels, size):
         assert ((output >= 0) & (output < 1)).all()  # capsule lengths are probabilities
 
 
+@pytest.mark.parametrize("channels, size, capsules", [(1, 28, 6 * 6), (3, 32, 8 * 8)])
+def test_the_papers_capsule_discriminator_is_capsnet_with_one_output_capsule(channels, size, capsules):
+    paper = create_gan("capsgan-paper", channels, size).discriminator  # the default width: CapsNet's own
+    assert paper.features[0].out_channels == 256 and paper.features[0].kernel_size == (9, 9)
+    assert (paper.primary.num_capsules, paper.primary.capsule_dim, paper.primary.stride) == (32, 8, 2)
+    assert (paper.routing.in_capsules, paper.routing.out_capsules, paper.routing.out_dim) == (32 * capsules, 1, 16)
+    tiny = create_gan("capsgan-paper", channels, size, config=SMALL)
+    output, _ = tiny.discriminator(tiny.generator(torch.randn(3, 8)))
+    assert output.shape == (3, 1) and ((output >= 0) & (output < 1)).all()
+
+
 def test_conditional_generator_depends_on_the_label():
     gan = create_gan("cdcgan", 1, 28, num_classes=10, config=SMALL).generator.eval()
     z = torch.randn(1, 8).repeat(2, 1)
@@ -41,10 +52,12 @@ def test_options_reach_the_models():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: create_gan("stylegan", 1, 28), "unknown generator 'stylegan'; known: dcgan, cdcgan, capsgan, ccapsgan"),
+    (lambda: create_gan("stylegan", 1, 28),
+     "unknown generator 'stylegan'; known: dcgan, cdcgan, capsgan, ccapsgan, capsgan-paper"),
     (lambda: create_gan("dcgan", 1, 30), "image size 30 is not supported"),
     (lambda: create_gan("dcgan", 1, (28, 32)), "need square images"),
     (lambda: create_gan("cdcgan", 1, 28, num_classes=1), "cdcgan is class-conditional and needs"),
+    (lambda: create_gan("capsgan-paper", 3, 64), "capsgan-paper is the paper's discriminator for 28 and 32 px"),
     (lambda: GANConfig(nz=0), "nz must be at least 1"),
 ])
 def test_bad_requests_are_clear_errors(call, message):
@@ -53,4 +66,4 @@ def test_bad_requests_are_clear_errors(call, message):
 
 
 def test_registry_lists_all_generators():
-    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan"]
+    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan", "capsgan-paper"]

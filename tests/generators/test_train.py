@@ -1,6 +1,7 @@
 """Training moves fakes toward the data, resumes bit for bit, and stops on divergence keeping the last good state."""
 
 import copy
+import dataclasses
 
 import pandas as pd
 import pytest
@@ -57,6 +58,22 @@ def test_training_moves_fakes_toward_the_data(tmp_path, name, model_options, tra
     assert after < 0.5 * before, (before, after)
     assert (tmp_path / "losses.csv").exists() and (tmp_path / "losses.png").exists()
     assert (tmp_path / "samples" / "step_000320.png").exists()
+
+
+def test_the_papers_capsule_discriminator_trains_its_generator_toward_the_data(tmp_path):
+    """capsgan-paper's margin-loss objective on one "real" capsule, on the blobs scaled to 28 px (its size).
+    With spectral norm: with BatchNorm, this tiny D wins outright on these toy images (so does capsgan's)."""
+    torch.manual_seed(0)
+    small, labels = blobs()
+    images = torch.nn.functional.pad(small.repeat_interleave(3, 2).repeat_interleave(3, 3), (2, 2, 2, 2))
+    gan = create_gan("capsgan-paper", 1, 28, config=GANConfig(nz=8, ngf=8, ndf=8, spectral_norm=True))
+    before = distance_to_data(gan, images)
+    result = train(gan, images, labels, tmp_path, TrainConfig(epochs=40, batch_size=32, lr_g=1e-3, lr_d=1e-3,
+                                                              sample_every=10**6, checkpoint_every=10**6),
+                   progress=False)
+    assert distance_to_data(gan, images) < 0.5 * before
+    last = pd.read_csv(tmp_path / "losses.csv").iloc[-20:]
+    assert 0 < last["d_real"].mean() < 1 and 0 < last["d_fake"].mean() < 1, result  # D's capsule, not saturated
 
 
 def test_conditional_training_produces_the_asked_class(tmp_path):
@@ -130,6 +147,23 @@ def test_resume_is_bit_identical(tmp_path):
     assert torch.equal(straight["noise_rng"], resumed["noise_rng"])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / "losses.csv"),
                                   pd.read_csv(tmp_path / "split" / "losses.csv"))
+
+
+def test_a_time_budget_stops_training_at_the_same_step_and_resume_goes_on(tmp_path, monkeypatch):
+    """A clock that moves one second per reading: training stops at the step where the budget runs out, writes
+    its checkpoint there, and a resume with a larger budget continues from it."""
+    from generators import train as train_module
+
+    readings = iter(range(10**6))
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: float(next(readings)))
+    images, labels = blobs(64)
+    config = TrainConfig(epochs=50, batch_size=16, sample_every=10**6, checkpoint_every=10**6, max_minutes=0.1)
+    stopped = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, config, progress=False)
+    assert stopped.step == 6 and load_checkpoint(stopped.checkpoint)["step"] == 6  # 6 s = 0.1 min
+    longer = dataclasses.replace(config, max_minutes=0.2)
+    resumed = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, longer, resume=True,
+                    progress=False)
+    assert resumed.step == 12 and len(pd.read_csv(tmp_path / "losses.csv")) == 12
 
 
 def test_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
