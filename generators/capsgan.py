@@ -25,7 +25,30 @@ from generators.dcgan import MinibatchStdDev, init_dcgan_weights, spectrally_nor
 PRIMARY_TYPES, PRIMARY_DIM, PRIMARY_KERNEL, OUTPUT_DIM = 16, 8, 5, 16
 
 
-class CapsuleDiscriminator(nn.Module):
+class CapsuleCritic(nn.Module):
+    """What both capsule discriminators share: conv ``features``, an optional minibatch standard deviation
+    channel, ``primary`` capsules and dynamic ``routing``, whose capsule lengths are the output."""
+
+    features: nn.Sequential
+    minibatch_std: MinibatchStdDev | None
+    primary: PrimaryCapsules
+    routing: DynamicRouting
+
+    def initialise(self, spectral_norm: bool) -> None:
+        """DCGAN's initialisation of the convolutions; spectral norm on them when asked for."""
+        self.features.apply(init_dcgan_weights)
+        if spectral_norm:
+            spectrally_normalised(self.features)
+            spectrally_normalised(self.primary)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
+        if self.minibatch_std is not None:
+            h = self.minibatch_std(h)
+        return capsule_lengths(self.routing(self.primary(h))), h.flatten(1)
+
+
+class CapsuleDiscriminator(CapsuleCritic):
     """image -> (output capsule lengths (batch, classes + 1), conv features for feature matching)."""
 
     loss = "margin"
@@ -43,22 +66,13 @@ class CapsuleDiscriminator(nn.Module):
         self.primary = PrimaryCapsules(width + int(minibatch_std), PRIMARY_TYPES, PRIMARY_DIM, PRIMARY_KERNEL, 2)
         self.routing = DynamicRouting(self.primary.num_output_capsules(size, size), PRIMARY_DIM,
                                       max(num_classes, 1) + 1, OUTPUT_DIM, routing_iterations)
-        self.features.apply(init_dcgan_weights)
-        if spectral_norm:
-            spectrally_normalised(self.features)
-            spectrally_normalised(self.primary)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x)
-        if self.minibatch_std is not None:
-            h = self.minibatch_std(h)
-        return capsule_lengths(self.routing(self.primary(h))), h.flatten(1)
+        self.initialise(spectral_norm)
 
 
 PAPER_SIZES = (28, 32)  # MNIST and CIFAR-10, the paper's data; CapsNet's 9x9 kernels are sized for them
 
 
-class PaperCapsuleDiscriminator(nn.Module):
+class PaperCapsuleDiscriminator(CapsuleCritic):
     """image -> (the length of its one output capsule, D's probability that the image is real; conv features).
 
     CapsuleGAN's discriminator (Jaiswal et al. 2018, Section 3) is Sabour et al.'s CapsNet (2017, Section 4)
@@ -94,13 +108,4 @@ class PaperCapsuleDiscriminator(nn.Module):
         size = image_size - 8
         self.routing = DynamicRouting(self.primary.num_output_capsules(size, size), PRIMARY_DIM, 1, OUTPUT_DIM,
                                       routing_iterations)
-        self.features.apply(init_dcgan_weights)
-        if spectral_norm:
-            spectrally_normalised(self.features)
-            spectrally_normalised(self.primary)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x)
-        if self.minibatch_std is not None:
-            h = self.minibatch_std(h)
-        return capsule_lengths(self.routing(self.primary(h))), h.flatten(1)
+        self.initialise(spectral_norm)

@@ -35,16 +35,22 @@ class LoadedGenerator:
     step: int
 
 
+def load_gan(checkpoint: str | Path) -> tuple[dict, GAN]:
+    """A training checkpoint (``last.pt`` or ``best.pt``) and the GAN it trained, built anew: the caller loads the
+    weights it needs (the generator's, the EMA generator's or the discriminator's)."""
+    state = load_checkpoint(checkpoint)
+    if not str(state.get("kind", "")).startswith("generator:"):
+        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a GAN; pass a checkpoint "
+                             f"from generators/<name>/checkpoints/")
+    spec = state["gan"]
+    return state, create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
+                             GANConfig(**spec["config"]))
+
+
 def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> LoadedGenerator:
     """Rebuild a generator from a training checkpoint (``last.pt`` or ``best.pt``)."""
     checkpoint = Path(checkpoint)
-    state = load_checkpoint(checkpoint)
-    if not str(state.get("kind", "")).startswith("generator:"):
-        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a generator; pass a checkpoint "
-                             f"from generators/<name>/checkpoints/")
-    spec = state["gan"]
-    gan = create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
-                     GANConfig(**spec["config"]))
+    state, gan = load_gan(checkpoint)
     weights = state["generator"]
     if state.get("ema"):
         weights = {key.removeprefix("module."): value for key, value in state["ema"].items()

@@ -33,13 +33,13 @@ from scipy.stats import bootstrap
 
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import load_fakes
-from benchmark.files import load_checkpoint
 from benchmark.images import to_unit_range
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device
 from generators.generate import DATA_KEYS
 from generators.losses import real_probability
-from generators.registry import GAN, GANConfig, create_gan
+from generators.registry import GAN
+from generators.sample import load_gan
 
 TEST_TOLERANCE = 0.1  # r_test within 1 +- this for a verdict
 
@@ -68,13 +68,10 @@ def load_judge(folder: str | os.PathLike, device: torch.device) -> Judge:
     shape = run.generate_config()
     fakes, manifest = load_fakes(run.fakes(name), shape["channels"], tuple(shape["image_size"]))
     checkpoint = run.checkpoints(name) / str(manifest["checkpoint"].iloc[0])
-    state = load_checkpoint(checkpoint)
-    if not str(state.get("kind", "")).startswith("generator:"):
-        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a GAN; GAM compares trained GANs, "
-                             f"not imported fakes")
-    spec = state["gan"]
-    gan = create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
-                     GANConfig(**spec["config"]))
+    if not checkpoint.is_file():
+        raise DeepbenchError(f"{folder} has no checkpoint {checkpoint.name}: GAM compares GANs trained here, not "
+                             f"imported fakes")
+    state, gan = load_gan(checkpoint)
     gan.discriminator.load_state_dict(state["discriminator"])
     gan.discriminator.to(device).train()
     labels = manifest["label"]

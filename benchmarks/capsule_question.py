@@ -1,0 +1,103 @@
+"""The capsule question's table: each discriminator at the learning rate its validation score chose, over seeds.
+
+Reads a finished ``capsule-question`` suite (``deepbench run --suite capsule-question --out OUT``), whose
+experiments each train the three GANs at one learning rate and one seed. For each discriminator the learning
+rate is the one with the lowest mean validation score over the seeds: the domain KID of 1,000 fakes against
+1,000 training reals at the step ``best.pt`` was kept (the score training itself selects with), never a test
+metric. At that rate it prints, over the seeds, the mean and 95% t-interval of the test metrics (FID, KID,
+precision, recall: 1,000 fakes against 1,000 test reals), training steps and seconds; then GAM between each pair
+of discriminators, seed by seed, each at its chosen rate. With ``--json FILE`` it also writes every number.
+
+    .venv/bin/python benchmarks/capsule_question.py --out runs/capsule-question --data-root ../shared/data \\
+        [--json benchmark/results/capsule-question/summary.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import scipy.stats
+
+from benchmark.files import load_checkpoint, read_json
+from benchmark.rundir import RunDir
+from reports.metrics.gam import gam
+
+METRICS = ("fid", "kid_mean", "precision", "recall", "train_steps", "train_seconds")
+
+
+def runs_table(out: Path) -> pd.DataFrame:
+    """One row per (experiment, generator): learning rate, seed, validation score and test metrics."""
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if (p / "report" / "results.json").exists()):
+        run = RunDir(folder)
+        train = run.generate_config()["train"]
+        results = read_json(run.report / "results.json", "results")
+        for metrics in results["generators"]:
+            name = metrics["generator"]
+            state = load_checkpoint(run.last_checkpoint(name))
+            rows.append({"experiment": folder.name, "generator": name, "lr": train["lr_g"], "seed": train["seed"],
+                         "validation_kid": state["best_score"], "samples_real": metrics["samples_real"],
+                         "samples_fake": metrics["samples_fake"], **{key: metrics[key] for key in METRICS}})
+    if not rows:
+        raise SystemExit(f"{out} holds no reported experiments; run deepbench run --suite capsule-question first")
+    return pd.DataFrame(rows)
+
+
+def interval(values: pd.Series) -> str:
+    """mean [95% t-interval] over the seeds."""
+    mean = values.mean()
+    if len(values) < 2:
+        return f"{mean:.3g} (1 seed)"
+    if values.nunique() == 1:
+        return f"{mean:.3g} [{mean:.3g}, {mean:.3g}]"
+    low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
+    return f"{mean:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="the suite's --out folder")
+    parser.add_argument("--data-root", type=Path, help="folder holding the data sets")
+    parser.add_argument("--json", type=Path, help="also write every number to this file")
+    args = parser.parse_args()
+    table = runs_table(args.out)
+    selection = table.groupby(["generator", "lr"])["validation_kid"].mean().unstack()
+    chosen = selection.idxmin(axis=1)
+    print("validation score (domain KID against training reals, lower is better; mean over seeds) per learning "
+          "rate; the lowest chooses the rate:\n")
+    print(selection.to_markdown(floatfmt=".4f"), "\n")
+    summary = []
+    for generator, lr in chosen.items():
+        cell = table[(table.generator == generator) & (table.lr == lr)]
+        summary.append({"generator": generator, "lr": lr, "seeds": len(cell),
+                        "samples (real/fake)": f"{cell.samples_real.iloc[0]}/{cell.samples_fake.iloc[0]}",
+                        **{key: interval(cell[key]) for key in METRICS}})
+    print("test metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
+    print(pd.DataFrame(summary).to_markdown(index=False), "\n")
+    judged = []
+    for first, second in itertools.combinations(chosen.index, 2):
+        for seed in sorted(table.seed.unique()):
+            folders = [args.out / table[(table.generator == name) & (table.lr == chosen[name]) & (table.seed == seed)]
+                       .experiment.iloc[0] / "generators" / name for name in (first, second)]
+            result = gam(*folders, device="cpu", data_root=args.data_root, seed=int(seed))
+            judged.append({"A": first, "B": second, "seed": seed, "r_test": result["test_ratio"],
+                           "r_samples": result["sample_ratio"], "winner": result["winner"],
+                           "error A on reals": result["error_a_reals"], "error B on reals": result["error_b_reals"]})
+    print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")
+    print(pd.DataFrame(judged).to_markdown(index=False, floatfmt=".3f"))
+    medians = {pair: statistics.median(row["r_samples"] for row in judged if (row["A"], row["B"]) == pair)
+               for pair in itertools.combinations(chosen.index, 2)}
+    print("\nmedian r_samples per pair:", {f"{a} vs {b}": round(value, 3) for (a, b), value in medians.items()})
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"runs": table.to_dict("records"), "chosen_lr": chosen.to_dict(),
+                                         "summary": summary, "gam": judged}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
