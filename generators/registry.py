@@ -15,6 +15,7 @@ from benchmark.options import option
 from benchmark.registry import Registry
 from generators.capsgan import CapsuleDiscriminator, PaperCapsuleDiscriminator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, upsampling_plan
+from generators.sngan import ResNetDiscriminator, ResNetGenerator
 
 GENERATORS = Registry("generator")
 
@@ -59,8 +60,8 @@ class GAN:
 
 
 def _build(name: str, discriminator_class, channels: int, image_size: int, classes: int,
-           config: GANConfig, extra: dict) -> GAN:
-    generator = DCGANGenerator(channels, image_size, config.nz, config.ngf, classes)
+           config: GANConfig, extra: dict, generator_class=DCGANGenerator) -> GAN:
+    generator = generator_class(channels, image_size, config.nz, config.ngf, classes)
     discriminator = discriminator_class(channels, image_size, config.ndf, classes, config.spectral_norm,
                                         config.minibatch_std, **extra)
     return GAN(name, generator, discriminator, channels, image_size, classes, config)
@@ -101,6 +102,18 @@ def ccapsgan(channels: int, image_size: int, num_classes: int, config: GANConfig
 def capsgan_paper(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("capsgan-paper", PaperCapsuleDiscriminator, channels, image_size, 0, config,
                   {"routing_iterations": config.routing_iterations})
+
+
+@GENERATORS.register("sngan", "SNGAN: ResNet generator (nearest up-sampling), spectrally normalised ResNet "
+                             "discriminator, hinge loss")
+def sngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _build("sngan", ResNetDiscriminator, channels, image_size, 0, config, {}, ResNetGenerator)
+
+
+@GENERATORS.register("csngan", "class-conditional SNGAN (label embedding in G, projection in D)")
+def csngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _build("csngan", ResNetDiscriminator, channels, image_size, _conditional_classes("csngan", num_classes),
+                  config, {}, ResNetGenerator)
 
 
 def create_gan(name: str, channels: int, image_size: int | tuple[int, int], num_classes: int = 0,

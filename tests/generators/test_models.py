@@ -9,7 +9,7 @@ from generators.registry import GENERATORS, GANConfig, create_gan
 SMALL = GANConfig(nz=8, ngf=8, ndf=8)
 
 
-@pytest.mark.parametrize("name", ["dcgan", "cdcgan", "capsgan", "ccapsgan"])
+@pytest.mark.parametrize("name", ["dcgan", "cdcgan", "capsgan", "ccapsgan", "sngan", "csngan"])
 @pytest.mark.parametrize("channels, size", [(1, 28), (3, 32), (3, 64), (1, 8)])
 def test_shapes(name, channels, size):
     gan = create_gan(name, channels, size, num_classes=10, config=SMALL)
@@ -18,7 +18,7 @@ def test_shapes(name, channels, size):
     assert images.shape == (3, channels, size, size)
     assert images.min() >= -1 and images.max() <= 1
     output, features = gan.discriminator(images, labels)
-    expected = (3,) if gan.discriminator.loss == "bce" else (3, (10 if gan.conditional else 1) + 1)
+    expected = (3,) if gan.discriminator.loss in ("bce", "hinge") else (3, (10 if gan.conditional else 1) + 1)
     assert output.shape == expected and features.shape[0] == 3
     if gan.discriminator.loss == "margin":
         assert ((output >= 0) & (output < 1)).all()  # capsule lengths are probabilities
@@ -33,6 +33,15 @@ def test_the_papers_capsule_discriminator_is_capsnet_with_one_output_capsule(cha
     tiny = create_gan("capsgan-paper", channels, size, config=SMALL)
     output, _ = tiny.discriminator(tiny.generator(torch.randn(3, 8)))
     assert output.shape == (3, 1) and ((output >= 0) & (output < 1)).all()
+
+
+def test_sngan_up_samples_by_nearest_neighbour_and_normalises_every_layer_of_its_discriminator():
+    gan = create_gan("sngan", 3, 32)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in gan.generator.modules())
+    layers = [m for m in gan.discriminator.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert layers and all(hasattr(m, "parametrizations") for m in layers)  # spectral norm on each
+    assert (sum(p.numel() for p in gan.generator.parameters()), sum(p.numel() for p in gan.discriminator.parameters())
+            ) == (4_162_051, 1_070_337)  # the paper's CIFAR-10 ResNet: about 4.3M and 1.0M
 
 
 def test_conditional_generator_depends_on_the_label():
@@ -53,7 +62,7 @@ def test_options_reach_the_models():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: create_gan("stylegan", 1, 28),
-     "unknown generator 'stylegan'; known: dcgan, cdcgan, capsgan, ccapsgan, capsgan-paper"),
+     "unknown generator 'stylegan'; known: dcgan, cdcgan, capsgan, ccapsgan, capsgan-paper, sngan, csngan"),
     (lambda: create_gan("dcgan", 1, 30), "image size 30 is not supported"),
     (lambda: create_gan("dcgan", 1, (28, 32)), "need square images"),
     (lambda: create_gan("cdcgan", 1, 28, num_classes=1), "cdcgan is class-conditional and needs"),
@@ -66,4 +75,4 @@ def test_bad_requests_are_clear_errors(call, message):
 
 
 def test_registry_lists_all_generators():
-    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan", "capsgan-paper"]
+    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan", "capsgan-paper", "sngan", "csngan"]

@@ -43,11 +43,12 @@ def distance_to_data(gan, images):
     ("capsgan", {}, {}),
     ("dcgan", {"spectral_norm": True, "minibatch_std": True}, {"label_smoothing": 0.1, "instance_noise": 0.2}),
     ("dcgan", {}, {"feature_matching": True, "ema_decay": 0.9}),
+    ("sngan", {"ndf": 16}, {"beta1": 0.0, "beta2": 0.9}),  # the paper's Adam; with DCGAN's it drops a mode here
 ])
 def test_training_moves_fakes_toward_the_data(tmp_path, name, model_options, train_options):
     torch.manual_seed(0)
     images, labels = blobs()
-    gan = create_gan(name, 1, 8, config=GANConfig(nz=8, ngf=8, ndf=8, **model_options))
+    gan = create_gan(name, 1, 8, config=GANConfig(**{"nz": 8, "ngf": 8, "ndf": 8, **model_options}))
     before = distance_to_data(gan, images)
     train(gan, images, labels, tmp_path, TrainConfig(epochs=40, batch_size=32, lr_g=1e-3, lr_d=1e-3,
                                                      sample_every=10**6, checkpoint_every=10**6, **train_options),
