@@ -40,7 +40,7 @@ def load_gan(checkpoint: str | Path) -> tuple[dict, GAN]:
     weights it needs (the generator's, the EMA generator's or the discriminator's)."""
     state = load_checkpoint(checkpoint)
     if not str(state.get("kind", "")).startswith("generator:"):
-        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a GAN; pass a checkpoint "
+        raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a generator; pass a checkpoint "
                              f"from generators/<name>/checkpoints/")
     spec = state["gan"]
     return state, create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
