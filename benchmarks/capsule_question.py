@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     args = parser.parse_args()
     table = runs_table(args.out)
+    print("every run (steps are what the budget bought: similar across seeds, or the machine's load changed it):\n")
+    print(table[["experiment", "generator", "train_steps", "train_seconds", "validation_kid", "fid"]]
+          .to_markdown(index=False, floatfmt=".4g"), "\n")
     selection = table.groupby(["generator", "lr"])["validation_kid"].mean().unstack()
     chosen = selection.idxmin(axis=1)
     print("validation score (domain KID against training reals, lower is better; mean over seeds) per learning "

@@ -51,9 +51,11 @@ class TrainConfig:
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
                                          "goes on).")
-    max_minutes: float | None = option(None, "Stop once training has taken this many minutes, before --epochs "
-                                             "ends (a later --resume goes on): equal time budgets for comparisons. "
-                                             "The step it stops at depends on the machine's speed.")
+    max_minutes: float | None = option(None, "Stop once training has used this many minutes, before --epochs "
+                                             "ends (a later --resume goes on): equal compute for comparisons. On a "
+                                             "CPU, minutes of the process's CPU time (what other work on the "
+                                             "machine does not take away; T threads spend T a minute); on a GPU, "
+                                             "of the wall clock. The step it stops at depends on the machine.")
     batch_size: int = option(64, "Images per step.")
     lr_g: float = option(2e-4, "Generator learning rate (Adam).")
     lr_d: float = option(2e-4, "Discriminator learning rate (higher than --lr-g: TTUR, Heusel et al. 2017).")
@@ -144,6 +146,7 @@ class Trainer:
         self.schedule_steps = config.epochs * self.steps_per_epoch  # annealing follows epochs, not max_steps,
         self.total_steps = min(self.schedule_steps, config.max_steps or math.inf)  # so a stop can resume exactly
         self.step, self.history, self.best_step, self.best_score, self.seconds = 0, [], None, None, 0.0
+        self.budget_seconds = 0.0  # on budget_clock(): what --max-minutes counts
         self.order, self.order_epoch = torch.empty(0, dtype=torch.long), -1
         fixed = torch.Generator().manual_seed(config.seed + 1)  # its own stream: grids never shift training noise
         self.fixed_z = torch.randn(64, gan.config.nz, generator=fixed).to(self.device)
@@ -168,7 +171,8 @@ class Trainer:
         """Everything training depends on; under torchrun also each rank's global RNG state (``rank_rng``)."""
         extra = {} if rank_rng is None else {"rank_rng": rank_rng}
         return {"kind": checkpoint_kind(self.gan), "gan": self.gan.describe(), "train": asdict(self.config),
-                "step": self.step, "seconds": self.seconds, "generator": self.G.state_dict(),
+                "step": self.step, "seconds": self.seconds, "budget_seconds": self.budget_seconds,
+                "generator": self.G.state_dict(),
                 "discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
                 "noise_rng": self.noise.get_state(), "history": self.history,
@@ -204,6 +208,7 @@ class Trainer:
         if "rank_rng" in state:
             torch.set_rng_state(state["rank_rng"][distributed.rank()])
         self.step, self.seconds, self.history = state["step"], state["seconds"], state["history"]
+        self.budget_seconds = state.get("budget_seconds", self.seconds)
         self.best_step, self.best_score = state["best_step"], state["best_score"]
         log.info("resumed %s from step %d", self.gan.name, self.step)
 
@@ -270,11 +275,16 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------------
     def out_of_time(self) -> bool:
-        """Whether ``max_minutes`` of training have passed, by rank 0's clock, so that every rank stops at the
+        """Whether ``max_minutes`` of training have been spent, by rank 0's clock, so that every rank stops at the
         same step (one broadcast a step, only when there is a budget)."""
         if self.config.max_minutes is None:
             return False
-        return distributed.broadcast(self.seconds >= 60 * self.config.max_minutes)
+        return distributed.broadcast(self.budget_seconds >= 60 * self.config.max_minutes)
+
+    def budget_clock(self) -> float:
+        """The clock ``max_minutes`` counts: this process's CPU time on a CPU, so that a budget buys the same
+        computation on a busy machine as on an idle one; the wall clock on a GPU, whose work the CPU only queues."""
+        return time.process_time() if self.device.type == "cpu" else time.perf_counter()
 
     def check_divergence(self, row: dict) -> None:
         """Stop on NaN/inf losses or a discriminator that has won outright for ``divergence_patience`` steps."""
@@ -317,7 +327,7 @@ class Trainer:
         """Train to ``total_steps``; checkpoints, grids, scores and logs along the way."""
         config = self.config
         bar = progress_bar(total=self.total_steps, initial=self.step, show=progress, desc=self.gan.name, unit="step")
-        started = time.perf_counter() - self.seconds
+        started, budget_started = time.perf_counter() - self.seconds, self.budget_clock() - self.budget_seconds
         while self.step < self.total_steps:
             row = self.train_step(self.step)
             self.history.append(row)
@@ -328,7 +338,7 @@ class Trainer:
                     self.write_logs()  # the curves up to the failure help to diagnose it
                 raise
             self.step += 1
-            self.seconds = time.perf_counter() - started
+            self.seconds, self.budget_seconds = time.perf_counter() - started, self.budget_clock() - budget_started
             bar.update()
             bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
                             d_real=f"{row['d_real']:.2f}", d_fake=f"{row['d_fake']:.2f}", refresh=False)

@@ -152,12 +152,12 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_a_time_budget_stops_training_at_the_same_step_and_resume_goes_on(tmp_path, monkeypatch):
-    """A clock that moves one second per reading: training stops at the step where the budget runs out, writes
-    its checkpoint there, and a resume with a larger budget continues from it."""
+    """A CPU clock that moves one second per reading: training stops at the step where the budget runs out,
+    writes its checkpoint there, and a resume with a larger budget continues from it."""
     from generators import train as train_module
 
     readings = iter(range(10**6))
-    monkeypatch.setattr(train_module.time, "perf_counter", lambda: float(next(readings)))
+    monkeypatch.setattr(train_module.time, "process_time", lambda: float(next(readings)))
     images, labels = blobs(64)
     config = TrainConfig(epochs=50, batch_size=16, sample_every=10**6, checkpoint_every=10**6, max_minutes=0.1)
     stopped = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, config, progress=False)
