@@ -90,7 +90,9 @@ def main() -> None:
             result = gam(*folders, device="cpu", data_root=args.data_root, seed=int(seed))
             judged.append({"A": first, "B": second, "seed": seed, "r_test": result["test_ratio"],
                            "r_samples": result["sample_ratio"], "winner": result["winner"],
-                           "error A on reals": result["error_a_reals"], "error B on reals": result["error_b_reals"]})
+                           "error A on reals": result["error_a_reals"], "error B on reals": result["error_b_reals"],
+                           "error A on B's fakes": result["error_a_on_b_fakes"],
+                           "error B on A's fakes": result["error_b_on_a_fakes"]})
     print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")
     print(pd.DataFrame(judged).to_markdown(index=False, floatfmt=".3f"))
     medians = {pair: statistics.median(row["r_samples"] for row in judged if (row["A"], row["B"]) == pair)
