@@ -44,8 +44,8 @@ def differences(a, b, where: str = "") -> list[str]:
     return [] if same else [where or "/"]
 
 
-def checkpoint_differences(a: Path, b: Path, ignore: tuple[str, ...] = ("seconds",)) -> list[str]:
-    """Where two checkpoints' states differ, apart from wall-clock entries."""
+def checkpoint_differences(a: Path, b: Path, ignore: tuple[str, ...] = ("seconds", "budget_seconds")) -> list[str]:
+    """Where two checkpoints' states differ, apart from their clocks (wall and CPU seconds)."""
     first, second = load_checkpoint(a), load_checkpoint(b)
     return differences({k: v for k, v in first.items() if k not in ignore},
                        {k: v for k, v in second.items() if k not in ignore})
