@@ -137,7 +137,7 @@ class Trainer:
         self.train_d = distributed.data_parallel(self.D, self.device)
         self.g_parameters = list(self.G.parameters())
         betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_g = torch.optim.Adam(self.g_parameters, lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
         self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
                     if config.ema_decay and distributed.is_main() else None)

@@ -32,7 +32,7 @@ import torch
 from scipy.stats import bootstrap
 
 from benchmark.errors import DeepbenchError
-from benchmark.fakes import load_fakes
+from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.images import to_unit_range
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device
@@ -57,16 +57,20 @@ class Judge:
     fake_labels: torch.Tensor
 
 
-def load_judge(folder: str | os.PathLike, device: torch.device) -> Judge:
-    """A generator folder of a run (``runs/R/generators/NAME``): the discriminator of the checkpoint its fakes
-    came from (the manifest says which), and the fakes."""
+def generator_folder(folder: str | os.PathLike) -> tuple[RunDir, str]:
+    """The run and the generator name of ``runs/R/generators/NAME``, which must hold fakes."""
     folder = Path(folder)
     run, name = RunDir(folder.parent.parent), folder.name
-    if folder.parent.name != "generators" or not (run.fakes(name) / "manifest.csv").exists():
+    if folder.parent.name != "generators" or not (run.fakes(name) / MANIFEST).exists():
         raise DeepbenchError(f"{folder} is not a generator folder with fakes; pass runs/RUN/generators/NAME after "
                              f"deepbench generate")
-    shape = run.generate_config()
-    fakes, manifest = load_fakes(run.fakes(name), shape["channels"], tuple(shape["image_size"]))
+    return run, name
+
+
+def load_judge(folder: str | os.PathLike, run: RunDir, name: str, data: dict, device: torch.device) -> Judge:
+    """The discriminator of the checkpoint a generator's fakes came from (the manifest says which), and the fakes,
+    of the shape ``data`` (the run's generate record) says."""
+    fakes, manifest = load_fakes(run.fakes(name), data["channels"], tuple(data["image_size"]))
     checkpoint = run.checkpoints(name) / str(manifest["checkpoint"].iloc[0])
     if not checkpoint.is_file():
         raise DeepbenchError(f"{folder} has no checkpoint {checkpoint.name}: GAM compares GANs trained here, not "
@@ -76,7 +80,7 @@ def load_judge(folder: str | os.PathLike, device: torch.device) -> Judge:
     gan.discriminator.to(device).train()
     labels = manifest["label"]
     fake_labels = torch.tensor(labels.astype(int).to_numpy()) if labels.notna().all() else torch.zeros(len(fakes))
-    return Judge(folder, gan, checkpoint, int(state["step"]), int(state["train"]["batch_size"]), fakes,
+    return Judge(Path(folder), gan, checkpoint, int(state["step"]), int(state["train"]["batch_size"]), fakes,
                  fake_labels.long())
 
 
@@ -133,14 +137,16 @@ def gam(folder_a: str | os.PathLike, folder_b: str | os.PathLike, device: str = 
         data_root: str | os.PathLike | None = None, download: bool = False, seed: int = 0) -> dict:
     """GAM of two GANs (generator folders of runs on the same data), with error rates, ratios, their intervals
     and sample counts."""
-    torch_device = resolve_device(device)
-    a, b = load_judge(folder_a, torch_device), load_judge(folder_b, torch_device)
-    data_a, data_b = (RunDir(j.folder.parent.parent).generate_config() for j in (a, b))
+    (run_a, name_a), (run_b, name_b) = generator_folder(folder_a), generator_folder(folder_b)
+    data_a, data_b = run_a.generate_config(), run_b.generate_config()
     if any(data_a.get(key) != data_b.get(key) for key in DATA_KEYS):
-        raise DeepbenchError(f"GAM compares GANs trained on the same data; {a.folder} learned "
-                             f"{data_a.get('dataset')} and {b.folder} {data_b.get('dataset')} (or other images, "
+        raise DeepbenchError(f"GAM compares GANs trained on the same data; {folder_a} learned "
+                             f"{data_a.get('dataset')} and {folder_b} {data_b.get('dataset')} (or other images, "
                              f"channels or size)")
-    reals, real_labels = RunDir(a.folder.parent.parent).data_config(data_root, download).load("test").tensors()
+    torch_device = resolve_device(device)
+    a, b = (load_judge(folder_a, run_a, name_a, data_a, torch_device),
+            load_judge(folder_b, run_b, name_b, data_b, torch_device))
+    reals, real_labels = run_a.data_config(data_root, download).load("test").tensors()
     wrong = {"a_reals": misjudged(a, reals, real_labels, True), "b_reals": misjudged(b, reals, real_labels, True),
              "a_on_b": misjudged(a, b.fakes, b.fake_labels, False),
              "b_on_a": misjudged(b, a.fakes, a.fake_labels, False)}
