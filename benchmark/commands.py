@@ -129,6 +129,15 @@ baselines_option = click.option(
     help="Also fit the trivial-statistics baselines (" + ", ".join(BASELINES.names()) + ") on each training set.")
 
 
+format_match_option = click.option(
+    "--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
+    help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
+match_statistics_option = click.option(
+    "--match-statistics", type=click.Choice(MATCH_CHOICES), default="auto", show_default=True,
+    help="auto: also evaluate on fakes given the reals' pixel-value statistics (the headline protocol) and train "
+         "on fakes half of which are so matched; off: the fakes as written only.")
+
+
 def generator_help() -> str:
     return "Generator to train (repeatable): " + ", ".join(GENERATORS.names()) + "."
 
@@ -179,11 +188,8 @@ def detector_help() -> str:
 @click.option("--resume", is_flag=True, help="Keep finished detectors and continue interrupted ones.")
 @click.option("--force", is_flag=True, help="Retrain detectors whose folders exist, replacing them; with "
                                            "--checkpoint, replace the evaluation it would overwrite.")
-@click.option("--format-match", type=click.Choice(FORMAT_MATCH_CHOICES), default="auto", show_default=True,
-              help="Pass fakes through the reals' JPEG settings when the reals are JPEG files.")
-@click.option("--match-statistics", type=click.Choice(MATCH_CHOICES), default="auto", show_default=True,
-              help="auto: also evaluate on fakes given the reals' pixel-value statistics (the headline protocol) "
-                   "and train on fakes half of which are so matched; off: the fakes as written only.")
+@format_match_option
+@match_statistics_option
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
 @click_options(DetectorConfig, exclude=("seed",))
@@ -284,6 +290,8 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_jso
 @click.option("--with-detectors", type=click.Path(path_type=Path), metavar="RUN",
               help="Also evaluate the trained detectors of run RUN on the fakes, without retraining.")
 @baselines_option
+@format_match_option
+@match_statistics_option
 @click.option("--perturbation", "perturbations", multiple=True, type=click.Choice(PERTURBATIONS),
               help="Evaluate under these perturbations (repeatable) [default: all].")
 @click_options(DetectorConfig, exclude=("seed",))
@@ -296,14 +304,15 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_jso
 @json_option
 @seed_and_device
 @data_options
-def evaluate(reals, fakes, run_dir, detectors, with_detectors, baselines, perturbations, channels, image_size, force,
-             as_json, seed, device, data_root, download, **options):
+def evaluate(reals, fakes, run_dir, detectors, with_detectors, baselines, format_match, match_statistics, perturbations,
+             channels, image_size, force, as_json, seed, device, data_root, download, **options):
     """Score folders of fakes made anywhere: sample quality, detectors trained on them or taken from a run."""
     folders = config.parse_pairs(fakes, "--fakes", "mine=path/to/images")
     detector_config, metric_options = take(DetectorConfig, options, seed=seed), take(MetricOptions, options, seed=seed)
     result = evaluate_folders(reals, folders, run_dir, detectors, with_detectors, detector_config, metric_options,
                               perturbations or PERTURBATIONS, tuple(BASELINES.names()) if baselines else (),
-                              int(channels) if channels else None, image_size, force, device, data_root, download)
+                              int(channels) if channels else None, image_size, force, device, data_root, download,
+                              format_match=format_match, match_statistics=match_statistics)
     if as_json:
         click.echo(json.dumps({**result.results, "report": str(result.index)}, default=str))
         return

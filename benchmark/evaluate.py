@@ -33,10 +33,11 @@ def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.Path
              channels: int | None = None,
              image_size: int | None = None, force: bool = False, device: str = "auto",
              data_root: str | os.PathLike | None = None, download: bool = False,
-             progress: bool | None = None) -> Report:
+             progress: bool | None = None, format_match: str = "auto", match_statistics: str = "auto") -> Report:
     """Import ``fakes`` (name -> folder) into the run ``out`` against the reals of spec ``reals``, train
     ``detectors`` on each set (beside the trivial-statistics ``baselines``), evaluate the detectors of run
-    ``with_detectors`` on them, and report."""
+    ``with_detectors`` on them, and report. ``format_match`` and ``match_statistics`` choose the protocols, as
+    for :func:`detectors.detect.detect`: imported fakes are judged by the same rules as a GAN's."""
     if not fakes:
         raise DeepbenchError("pass at least one --fakes NAME=DIR")
     detector_config = detector_config or DetectorConfig()
@@ -53,7 +54,8 @@ def evaluate(reals: str, fakes: dict[str, str | os.PathLike], out: str | os.Path
     for name, folder in fakes.items():
         import_fakes(run, name, Path(folder), real_train.channels, real_train.image_size, force, sources[name])
     run.finish("import")
-    options = {"perturbations": perturbations, "device": device, "data_root": data_root, "download": download}
+    options = {"perturbations": perturbations, "device": device, "data_root": data_root, "download": download,
+               "format_match": format_match, "match_statistics": match_statistics}
     if detectors:
         detect(run.root, detectors, config=detector_config, force=force, baselines=baselines, **options)
     for checkpoint in trained:
