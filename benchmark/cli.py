@@ -1,8 +1,8 @@
-"""The ``deepbench`` command line: a thin click group over :mod:`benchmark.commands`.
+"""The ``deepbench`` command line: a thin click group over the modules of :mod:`benchmark.commands`.
 
-The commands need torch and torchvision, whose import alone takes seconds, so the group loads them only when
-one runs or shows its help: ``deepbench --help`` lists them from their docstrings, read from the source
-without importing it, and ``deepbench --version`` reads the installed metadata.
+The commands need torch and torchvision, whose import alone takes seconds, so the group loads a command's
+module only when that command runs or shows its help: ``deepbench --help`` lists them from their docstrings,
+read from the source without importing it, and ``deepbench --version`` reads the installed metadata.
 
 Errors a user can fix (:class:`~benchmark.errors.DeepbenchError`) print as one line and exit with status 2,
 as click's own usage errors do; anything else is a bug, keeps its traceback and exits with status 1.
@@ -21,9 +21,8 @@ from pathlib import Path
 import click
 
 from benchmark import DISTRIBUTION
+from benchmark.commands import COMMANDS, module_name
 from benchmark.errors import DeepbenchError
-
-COMMANDS_MODULE = "benchmark.commands"
 
 
 class UserError(click.ClickException):
@@ -34,11 +33,18 @@ class UserError(click.ClickException):
 
 @functools.cache
 def command_docstrings() -> dict[str, str]:
-    """Each command of :mod:`benchmark.commands` (a function decorated ``@click.command()``, named as click names
-    it: ``import_fakes`` is ``import-fakes``) and its docstring, in the order they are defined, from the source."""
-    source = Path(importlib.util.find_spec(COMMANDS_MODULE).origin).read_text(encoding="utf-8")
-    return {node.name.replace("_", "-"): ast.get_docstring(node) or "" for node in ast.parse(source).body
-            if isinstance(node, ast.FunctionDef) and any(is_click_command(d) for d in node.decorator_list)}
+    """Each command of ``COMMANDS`` and its docstring, from the source of its module: the function decorated
+    ``@click.command()`` there, named as click names it (``import_fakes`` is ``import-fakes``)."""
+    return {name: command_docstring(name) for name in COMMANDS}
+
+
+def command_docstring(name: str) -> str:
+    source = Path(importlib.util.find_spec(module_name(name)).origin).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.FunctionDef) and node.name == name.replace("-", "_")
+                and any(is_click_command(decorator) for decorator in node.decorator_list)):
+            return ast.get_docstring(node) or ""
+    raise LookupError(f"{module_name(name)} defines no click command {name.replace('-', '_')}")
 
 
 def is_click_command(decorator: ast.expr) -> bool:
@@ -55,7 +61,7 @@ class DeepbenchGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in command_docstrings():
             return None
-        return getattr(importlib.import_module(COMMANDS_MODULE), name.replace("-", "_"))
+        return getattr(importlib.import_module(module_name(name)), name.replace("-", "_"))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The commands' one-line summaries, as click writes them, without importing the commands."""

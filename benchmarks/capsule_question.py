@@ -7,9 +7,14 @@ rate is the one with the lowest mean validation score over the seeds: the domain
 metric. At that rate it prints, over the seeds, the mean and 95% t-interval of the test metrics (FID, KID,
 precision, recall: 1,000 fakes against 1,000 test reals), training steps and seconds; then GAM between each pair
 of discriminators, seed by seed, each at its chosen rate. With ``--json FILE`` it also writes every number.
+An interval is cut at the bounds its metric cannot cross (FID, steps and seconds at 0; precision and recall at
+0 and 1): with three seeds a t-interval is wide, and a negative recall would be no statement at all.
+``--from-json FILE`` summarises the runs and GAM verdicts recorded in FILE again, without the suite's folder.
 
     .venv/bin/python benchmarks/capsule_question.py --out runs/capsule-question --data-root ../shared/data \\
         [--json benchmark/results/capsule-question/summary.json]
+    .venv/bin/python benchmarks/capsule_question.py --from-json benchmark/results/capsule-question/summary.json \\
+        --json benchmark/results/capsule-question/summary.json
 """
 
 from __future__ import annotations
@@ -23,11 +28,21 @@ from pathlib import Path
 import pandas as pd
 import scipy.stats
 
-from benchmark.files import load_checkpoint, read_json
+from benchmark.files import load_checkpoint, read_json, write_json
 from benchmark.rundir import RunDir
 from reports.metrics.gam import gam
 
-METRICS = ("fid", "kid_mean", "precision", "recall", "train_steps", "train_seconds")
+BOUNDS = {"fid": (0, None), "kid_mean": (None, None),  # the unbiased KID estimate can be negative
+          "precision": (0, 1), "recall": (0, 1), "train_steps": (0, None), "train_seconds": (0, None)}
+METRICS = tuple(BOUNDS)
+DESCRIPTION = ("Do capsules help? DCGAN's generator trained against three discriminators (DCGAN's, deepbench's "
+               "capsule discriminator `capsgan`, and the CapsuleGAN paper's `capsgan-paper`) on full MNIST, each "
+               "run 2 CPU-minutes at 2 threads, learning rates 2e-4 and 5e-4, seeds 0-2 "
+               "(`benchmark/suites/capsule-question.toml`); the rate of each discriminator chosen on the validation "
+               "score (domain KID against training reals), never on a test metric. Test metrics: 1,000 fakes "
+               "against 1,000 test reals. Summarised by `benchmarks/capsule_question.py`.")
+SUMMARY_CAPTION = ("Test metrics at the chosen learning rate, mean [95% t-interval over seeds, cut at the "
+                   "metric's bounds]")
 
 
 def runs_table(out: Path) -> pd.DataFrame:
@@ -48,60 +63,77 @@ def runs_table(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def interval(values: pd.Series) -> str:
-    """mean [95% t-interval] over the seeds."""
+def interval(values: pd.Series, bounds: tuple[float | None, float | None] = (None, None)) -> str:
+    """mean [95% t-interval] over the seeds, the interval cut at the metric's ``bounds``."""
     mean = values.mean()
     if len(values) < 2:
         return f"{mean:.3g} (1 seed)"
     if values.nunique() == 1:
         return f"{mean:.3g} [{mean:.3g}, {mean:.3g}]"
     low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
+    floor, ceiling = bounds
+    low, high = max(low, floor) if floor is not None else low, min(high, ceiling) if ceiling is not None else high
     return f"{mean:.3g} [{low:.3g}, {high:.3g}]"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="the suite's --out folder")
-    parser.add_argument("--data-root", type=Path, help="folder holding the data sets")
-    parser.add_argument("--json", type=Path, help="also write every number to this file")
-    args = parser.parse_args()
-    table = runs_table(args.out)
-    print("every run (steps are what the budget bought: similar across seeds, or the machine's load changed it):\n")
-    print(table[["experiment", "generator", "train_steps", "train_seconds", "validation_kid", "fid"]]
-          .to_markdown(index=False, floatfmt=".4g"), "\n")
+def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[dict]]:
+    """The validation score per discriminator and rate, the rate each chose, and the test metrics there."""
     selection = table.groupby(["generator", "lr"])["validation_kid"].mean().unstack()
     chosen = selection.idxmin(axis=1)
-    print("validation score (domain KID against training reals, lower is better; mean over seeds) per learning "
-          "rate; the lowest chooses the rate:\n")
-    print(selection.to_markdown(floatfmt=".4f"), "\n")
     summary = []
     for generator, lr in chosen.items():
         cell = table[(table.generator == generator) & (table.lr == lr)]
         summary.append({"generator": generator, "lr": lr, "seeds": len(cell),
                         "samples (real/fake)": f"{cell.samples_real.iloc[0]}/{cell.samples_fake.iloc[0]}",
-                        **{key: interval(cell[key]) for key in METRICS}})
-    print("test metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
-    print(pd.DataFrame(summary).to_markdown(index=False), "\n")
+                        **{key: interval(cell[key], BOUNDS[key]) for key in METRICS}})
+    return selection, chosen, summary
+
+
+def judge(table: pd.DataFrame, chosen: pd.Series, out: Path, data_root: Path | None) -> list[dict]:
+    """GAM between each pair of discriminators, seed by seed, each at its chosen rate."""
     judged = []
     for first, second in itertools.combinations(chosen.index, 2):
         for seed in sorted(table.seed.unique()):
-            folders = [args.out / table[(table.generator == name) & (table.lr == chosen[name]) & (table.seed == seed)]
+            folders = [out / table[(table.generator == name) & (table.lr == chosen[name]) & (table.seed == seed)]
                        .experiment.iloc[0] / "generators" / name for name in (first, second)]
-            result = gam(*folders, device="cpu", data_root=args.data_root, seed=int(seed))
+            result = gam(*folders, device="cpu", data_root=data_root, seed=int(seed))
             judged.append({"A": first, "B": second, "seed": seed, "r_test": result["test_ratio"],
                            "r_samples": result["sample_ratio"], "winner": result["winner"],
                            "error A on reals": result["error_a_reals"], "error B on reals": result["error_b_reals"],
                            "error A on B's fakes": result["error_a_on_b_fakes"],
                            "error B on A's fakes": result["error_b_on_a_fakes"]})
+    return judged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--out", type=Path, help="the suite's --out folder")
+    source.add_argument("--from-json", type=Path, help="a --json file of an earlier call: summarise its runs again")
+    parser.add_argument("--data-root", type=Path, help="folder holding the data sets")
+    parser.add_argument("--json", type=Path, help="also write every number to this file")
+    args = parser.parse_args()
+    recorded = json.loads(args.from_json.read_text()) if args.from_json else None
+    table = pd.DataFrame(recorded["runs"]) if recorded else runs_table(args.out)
+    print("every run (steps are what the budget bought: similar across seeds, or the machine's load changed it):\n")
+    print(table[["experiment", "generator", "train_steps", "train_seconds", "validation_kid", "fid"]]
+          .to_markdown(index=False, floatfmt=".4g"), "\n")
+    selection, chosen, summary = summarise(table)
+    print("validation score (domain KID against training reals, lower is better; mean over seeds) per learning "
+          "rate; the lowest chooses the rate:\n")
+    print(selection.to_markdown(floatfmt=".4f"), "\n")
+    print("test metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
+    print(pd.DataFrame(summary).to_markdown(index=False), "\n")
+    judged = recorded["gam"] if recorded else judge(table, chosen, args.out, args.data_root)
     print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")
     print(pd.DataFrame(judged).to_markdown(index=False, floatfmt=".3f"))
     medians = {pair: statistics.median(row["r_samples"] for row in judged if (row["A"], row["B"]) == pair)
                for pair in itertools.combinations(chosen.index, 2)}
     print("\nmedian r_samples per pair:", {f"{a} vs {b}": round(value, 3) for (a, b), value in medians.items()})
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"runs": table.to_dict("records"), "chosen_lr": chosen.to_dict(),
-                                         "summary": summary, "gam": judged}, indent=1, default=str))
+        write_json(args.json, {"description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION,
+                               "runs": table.to_dict("records"), "chosen_lr": chosen.to_dict(), "summary": summary,
+                               "gam": judged}, "study")
 
 
 if __name__ == "__main__":

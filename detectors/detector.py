@@ -81,10 +81,12 @@ class DetectorConfig:
     jpeg_prob: float = option(0.5, "With --augment robust: share of training images JPEG-compressed.")
     pretrained: bool = option(False, "timm detectors: start from pretrained weights (must be on disk, or "
                                      "--download).")
+    width: int | None = option(None, "cnn and capsule: channels of the first convolution, the later ones scale "
+                                     "with it, e.g. to match two detectors' parameter counts [default: 64].")
     seed: int = option(0, "Seed of training and of the fakes' train/val/test split.")
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "width"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.lr < 1:
@@ -109,7 +111,8 @@ class Detector:
         self.config = config or DetectorConfig()
         self.device = torch.device(device)
         torch.manual_seed(self.config.seed)  # the network's initial weights
-        self.network = create_network(name, channels, image_size, self.config.pretrained, download).to(self.device)
+        self.network = create_network(name, channels, image_size, self.config.pretrained, download,
+                                      self.config.width).to(self.device)
         self.threshold = 0.0  # on the logit scale; fit sets it on the validation split
         self.calibration = (1.0, 0.0)  # Platt slope and intercept of the logit; fit sets them
         self.history = pd.DataFrame()
@@ -273,8 +276,11 @@ class Detector:
 
 
 def training_options(config: dict, channels: int, image_size: int) -> dict:
-    """A detector's config with its input shape: what must match before a saved training is reused or continued."""
-    return {**config, "channels": channels, "image_size": image_size}
+    """A detector's config with its input shape: what must match before a saved training is reused or continued.
+
+    The config passes through :class:`DetectorConfig`, so an option added since it was saved reads as its default.
+    """
+    return {**asdict(DetectorConfig(**config)), "channels": channels, "image_size": image_size}
 
 
 def refuse_other_options(path: Path, saved: dict, wanted: dict) -> None:

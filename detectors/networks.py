@@ -71,13 +71,13 @@ def fake_logit(loss: str, output: torch.Tensor) -> torch.Tensor:
 
 
 @NETWORKS.register("cnn", "small convolutional classifier (4 conv/BN/ReLU blocks, global pooling)")
-def cnn(channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
-    return SmallCNN(channels, image_size)
+def cnn(channels: int, image_size: int, width: int = 64) -> nn.Module:
+    return SmallCNN(channels, image_size, width)
 
 
 @NETWORKS.register("capsule", "capsule network with dynamic routing (after Capsule-Forensics), margin loss")
-def capsule(channels: int, image_size: int, pretrained: bool = False) -> nn.Module:
-    return CapsuleDetector(channels, image_size)
+def capsule(channels: int, image_size: int, width: int = 64) -> nn.Module:
+    return CapsuleDetector(channels, image_size, width)
 
 
 class TimmBackbone(nn.Module):
@@ -118,10 +118,13 @@ def timm_network(model_name: str, channels: int, pretrained: bool = False, downl
 
 
 def create_network(name: str, channels: int, image_size: int, pretrained: bool = False,
-                   download: bool = False) -> nn.Module:
-    """The network called ``name``: a registered one, or ``timm:<model>``."""
+                   download: bool = False, width: int | None = None) -> nn.Module:
+    """The network called ``name``: a registered one (at ``width``, or its own default), or ``timm:<model>``."""
     if name.startswith("timm:"):
+        if width is not None:
+            raise DeepbenchError(f"--width applies to {' and '.join(NETWORKS.names())}; {name} has its own widths "
+                                 f"(pick a timm model of the size you want, e.g. timm:lcnet_035)")
         return timm_network(name.removeprefix("timm:"), channels, pretrained, download)
     if pretrained:
         raise DeepbenchError(f"--pretrained applies to timm:<model> detectors only, not {name!r}")
-    return NETWORKS.get(name)(channels, image_size)
+    return NETWORKS.get(name)(channels, image_size, **({} if width is None else {"width": width}))

@@ -19,6 +19,7 @@ back, in order, so N GPUs extract N times as fast and every rank computes the sa
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -45,7 +46,7 @@ from benchmark.files import file_digest, load_checkpoint, save_checkpoint, write
 from benchmark.images import ImageDataset, InMemoryImages, convert_channels
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 from reports.metrics.domain import kid, spread_subset_size
-from reports.metrics.onnx_runtime import BACKENDS, onnx_network, onnxruntime_available
+from reports.metrics.onnx_runtime import BACKENDS, GRAPH_VERSION, OPSET, onnx_network, onnxruntime_available
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
@@ -55,7 +56,7 @@ WHEEL_FILE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # fid_helper_pytor
 CONVERTED_NAME = f"inception-2015-12-05-from-fid-helper-{WHEEL_FILE_SHA1[:8]}.pt"
 HUB_NAME = Path(urllib.parse.urlparse(URL_INCEPTION_V3).path).name  # weights-inception-2015-12-05-6726825d.pth
 HUB_SHA256_PREFIX = HUB_NAME.rsplit("-", 1)[1].split(".")[0]  # torch.hub's convention: the file names its hash
-CACHE_VERSION = 1  # part of the feature cache key: bump it when the extraction changes
+CACHE_VERSION = 2  # part of the feature cache key: bump it when the extraction changes
 
 
 @dataclass(frozen=True)
@@ -236,9 +237,14 @@ class InceptionExtractor:
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.backend == "torch":
             return self.network(images.to(self.device))
-        threads = torch.get_num_threads()
-        key = (self.weights.sha256, self._fused, tuple(images.shape[1:]), self._outputs, threads)
-        return onnx_network(key, self.network, images[:1], self._outputs, threads)(images)
+        graph_file = self.graph_file(tuple(images.shape[1:]))
+        return onnx_network(graph_file, self.network, images[:1], self._outputs, torch.get_num_threads())(images)
+
+    def graph_file(self, shape: tuple[int, ...]) -> Path:
+        """Where the ONNX graph for (C, H, W) inputs lives: beside the weights, named by all it depends on."""
+        key = (self.weights.sha256, self._fused, shape, self._outputs, torch.__version__, OPSET, GRAPH_VERSION)
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        return cache_root() / "inception" / f"inception-{digest}.onnx"
 
     def __call__(self, images: torch.Tensor, progress: bool | None = None) -> InceptionFeatures:
         """Features of uint8 (N, 1 or 3, H, W) images; gray is repeated to RGB, any size is resized to 299."""

