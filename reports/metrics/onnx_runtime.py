@@ -86,15 +86,16 @@ def export_graph(network: torch.nn.Module, example: torch.Tensor, outputs: int) 
     return buffer.getvalue()
 
 
-_LOADED: dict[tuple[Path, int], OnnxNetwork] = {}
+_LOADED: dict[tuple[str, int], OnnxNetwork] = {}  # by graph file name (which names its contents) and threads
 
 
 def onnx_network(graph_file: Path, network: torch.nn.Module, example: torch.Tensor, outputs: int,
                  threads: int) -> OnnxNetwork:
     """The network run by ONNX Runtime from ``graph_file``, exported there first if it is missing or unreadable,
     loaded once per process for each graph and thread count, so a suite or test session that builds many
-    extractors pays the loading once."""
-    if (graph_file, threads) not in _LOADED:
+    extractors, under any cache folder, pays the loading once."""
+    key = (graph_file.name, threads)
+    if key not in _LOADED:
         import onnxruntime
 
         graph = graph_file.read_bytes() if graph_file.is_file() else None
@@ -109,8 +110,8 @@ def onnx_network(graph_file: Path, network: torch.nn.Module, example: torch.Tens
             graph = export_graph(network, example, outputs)
             write_bytes(graph_file, graph)
             loaded = OnnxNetwork(graph, threads)
-        _LOADED[graph_file, threads] = loaded
-    return _LOADED[graph_file, threads]
+        _LOADED[key] = loaded
+    return _LOADED[key]
 
 
 class OnnxNetwork:
