@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import scipy.stats
 import torch
 
+from benchmark.fakes import MANIFEST
 from benchmark.files import write_json
 from benchmark.rundir import RunDir
 from benchmark.suite import domain_quality_scorer
@@ -57,7 +59,7 @@ def parameters(name: str, width: int | None) -> int:
 def run_seed(out: Path, seed: int, fakes: int, data_root: Path | None) -> list[dict]:
     """Generate (unless done) and detect for one seed; one row per detector call with its seconds."""
     run = RunDir(out)
-    if not all((run.fakes(name) / "manifest.csv").exists() for name in GENERATORS):
+    if not all((run.fakes(name) / MANIFEST).exists() for name in GENERATORS):
         generate("mnist", GENERATORS, out, TrainConfig(epochs=100, max_minutes=2.0, lr_g=5e-4, lr_d=5e-4, seed=seed),
                  num_samples=fakes, data_root=data_root, scorer_factory=domain_quality_scorer,
                  resume=run.run_json.exists())
@@ -74,8 +76,6 @@ def run_seed(out: Path, seed: int, fakes: int, data_root: Path | None) -> list[d
 
 def interval(values: pd.Series) -> str:
     """mean [95% t-interval] over seeds, cut at 0 and 1 (AUC and accuracy)."""
-    import scipy.stats
-
     mean = values.mean()
     if len(values) < 2 or values.nunique() == 1:
         return f"{mean:.3f}" + ("" if len(values) > 1 else " (1 seed)")

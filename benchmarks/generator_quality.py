@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from benchmark import data
+from benchmark.fakes import MANIFEST
 from benchmark.files import load_checkpoint
 from benchmark.rundir import RunDir
 from reports.metrics.domain import extract_features, kid, predict, train_domain_classifier
@@ -36,9 +37,9 @@ def main() -> None:
     run = RunDir(args.run)
     rows = []
     for name in run.generators():
-        if not (run.fakes(name) / "manifest.csv").exists():
+        if not (run.fakes(name) / MANIFEST).exists():
             continue
-        manifest = pd.read_csv(run.fakes(name) / "manifest.csv")
+        manifest = pd.read_csv(run.fakes(name) / MANIFEST)
         fakes, _ = data.load(f"folder:{run.fakes(name)}", "train").tensors()
         mean, std = kid(real_features, extract_features(classifier, fakes))
         row = {"generator": name, "fakes": len(fakes), "domain KID x1000": f"{1000 * mean:.2f} ± {1000 * std:.2f}"}
