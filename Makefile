@@ -24,7 +24,7 @@ leaderboard: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --check
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n auto --durations=15
 
 lint: install
 	$(BIN)/ruff check .

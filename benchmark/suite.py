@@ -17,13 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from benchmark import distributed
 from benchmark.config import Experiment, Suite
 from benchmark.errors import DeepbenchError
 from benchmark.files import read_json, write_json, write_text
-from benchmark.images import ImageDataset
 from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import RunDir
 from benchmark.runtime import progress_bar
@@ -31,8 +28,8 @@ from detectors.detect import detect
 from detectors.detector import DetectorConfig
 from generators.generate import generate
 from generators.registry import GANConfig
-from generators.train import Scorer, TrainConfig
-from reports.metrics.domain import DomainScorer, train_domain_classifier
+from generators.train import TrainConfig
+from reports.metrics.domain import domain_quality_scorer
 from reports.metrics.generator_metrics import MetricOptions
 from reports.presentation.leaderboard import render_leaderboard
 from reports.presentation.report import Report, report
@@ -40,7 +37,6 @@ from reports.presentation.report import Report, report
 log = logging.getLogger(__name__)
 STAGES = ("generate", "detect", "report")
 STATE_KIND = "suite-state"
-SCORE_REALS = 1000
 
 
 @dataclass
@@ -58,27 +54,6 @@ class SuiteOutcome:
     out: Path
     experiments: list[ExperimentOutcome]
     leaderboard: Path
-
-
-def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> Scorer | None:
-    """KID on a domain classifier's features against a seeded slice of the training reals: what picks ``best.pt``.
-
-    The slice comes from the training split, never the test split: the test split is what the report scores
-    the chosen checkpoint on, and a checkpoint chosen on it would be scored on the data that chose it. The
-    generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
-    checkpoint selection does in the field. A data set with one class cannot train the domain classifier;
-    training then keeps ``last.pt`` only.
-
-    Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
-    scores.
-    """
-    if len(train_set.classes) < 2:
-        log.info("one class: no domain classifier, so no quality score; sampling will use last.pt")
-        return None
-    classifier = train_domain_classifier(train_set)
-    reals, _ = train_set.tensors()
-    chosen = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:SCORE_REALS]
-    return DomainScorer(classifier, reals[chosen])
 
 
 def options_hash(options: dict) -> str:

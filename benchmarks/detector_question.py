@@ -31,12 +31,12 @@ import torch
 from benchmark.fakes import MANIFEST
 from benchmark.files import write_json
 from benchmark.rundir import RunDir
-from benchmark.suite import domain_quality_scorer
 from detectors.baselines import BASELINES
 from detectors.detect import detect
 from detectors.detector import Detector, DetectorConfig
 from generators.generate import generate
 from generators.train import TrainConfig
+from reports.metrics.domain import domain_quality_scorer
 
 GENERATORS = ("dcgan", "capsgan")
 DETECTORS = {"capsule": None, "cnn": 38, "timm:lcnet_035": None}  # name -> --width

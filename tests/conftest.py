@@ -3,14 +3,24 @@
 One exception, for speed: the domain classifiers that in-process tests train (about ten seconds each on the
 embedded digits, which most tiny runs use) are cached once for the whole session, under a key of their data
 and options as in normal use. Subprocess tests keep their own caches.
+
+Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker, and every process it starts, uses one
+torch thread: the workers already keep the cores busy, and two workers of two threads each on two cores run
+several times slower than one worker alone.
 """
 
+import os
 import shutil
 
 import pytest
+import torch
 
 from benchmark import data
 from reports.metrics import domain
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the subprocesses and spawned ranks the tests start
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,10 +10,10 @@ from benchmark import data
 from benchmark.commands.common import data_options, run_dir_option, seed_and_device
 from benchmark.commands.datasets import dataset_help
 from benchmark.options import click_options, take
-from benchmark.suite import domain_quality_scorer
 from generators.generate import generate as generate_sets
 from generators.registry import GENERATORS, GANConfig
 from generators.train import TrainConfig
+from reports.metrics.domain import domain_quality_scorer
 
 
 def generator_help() -> str:

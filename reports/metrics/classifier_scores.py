@@ -75,10 +75,19 @@ def domain_scores(classifier: DomainClassifier, real_test: ImageDataset, fakes: 
     return result
 
 
+def gan_train_epochs(count: int) -> int:
+    """Epochs over ``count`` labelled fakes that show the classifier ``GAN_TRAIN_STEPS`` batches of images.
+
+    A set smaller than one batch is one step an epoch, so it counts as a full batch: ``GAN_TRAIN_STEPS`` steps
+    over the whole set, instead of one step per ``GAN_TRAIN_BATCH`` images of the budget (1,067 for 24 fakes).
+    """
+    return max(2, math.ceil(GAN_TRAIN_STEPS * GAN_TRAIN_BATCH / max(count, GAN_TRAIN_BATCH)))
+
+
 def gan_train(fakes: torch.Tensor, fake_labels: torch.Tensor, real_test: ImageDataset, seed: int = 0) -> float:
     """Accuracy on the real test split of a classifier trained on the labelled fakes alone."""
     training = InMemoryImages("fakes", fakes, fake_labels, real_test.classes)
-    epochs = max(2, math.ceil(GAN_TRAIN_STEPS * GAN_TRAIN_BATCH / len(fakes)))
+    epochs = gan_train_epochs(len(fakes))
     classifier = train_domain_classifier(training, epochs=epochs, batch_size=GAN_TRAIN_BATCH, seed=seed,
                                          cache=False, progress=False)
     real_images, real_labels = real_test.tensors()

@@ -34,6 +34,7 @@ from benchmark.runtime import cache_root, progress_bar, resolve_device
 log = logging.getLogger(__name__)
 KIND = "domain-classifier"
 CACHE_VERSION = 1  # part of the cache key: bump it when the network or its training changes
+SCORE_REALS = 1000  # the training reals a generator's quality score compares its fakes with
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample count when there are fewer
 
 
@@ -273,3 +274,24 @@ class DomainScorer:
     def __call__(self, fake_images: torch.Tensor) -> float:
         fake = extract_features(self.classifier, fake_images, self.batch_size)
         return kid(self.real_features, fake, self.subset_size, self.subsets, self.seed)[0]
+
+
+def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> DomainScorer | None:
+    """KID on a domain classifier's features against a seeded slice of the training reals: what picks ``best.pt``.
+
+    The slice comes from the training split, never the test split: the test split is what the report scores
+    the chosen checkpoint on, and a checkpoint chosen on it would be scored on the data that chose it. The
+    generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
+    checkpoint selection does in the field. A data set with one class cannot train the domain classifier;
+    training then keeps ``last.pt`` only.
+
+    Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
+    scores.
+    """
+    if len(train_set.classes) < 2:
+        log.info("one class: no domain classifier, so no quality score; sampling will use last.pt")
+        return None
+    classifier = train_domain_classifier(train_set)
+    reals, _ = train_set.tensors()
+    chosen = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:SCORE_REALS]
+    return DomainScorer(classifier, reals[chosen])

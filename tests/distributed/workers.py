@@ -20,12 +20,13 @@ from PIL import Image
 from benchmark import config, distributed
 from benchmark.errors import DeepbenchError
 from benchmark.runtime import seed_everything
-from benchmark.suite import domain_quality_scorer, run_suite
+from benchmark.suite import run_suite
 from detectors.detector import Detector, DetectorConfig
 from generators.generate import generate
 from generators.registry import GANConfig, create_gan
 from generators.sample import load_generator, sample_fakes
 from generators.train import TrainConfig, train
+from reports.metrics.domain import domain_quality_scorer
 from reports.metrics.generator_metrics import MetricOptions
 from reports.presentation.report import report
 from tests.generators.test_train import blobs

@@ -3,9 +3,10 @@
 import pandas as pd
 
 import generators.generate as generate_module
-from benchmark import data, suite
+from benchmark import data
 from benchmark.files import load_checkpoint
 from benchmark.rundir import RunDir
+from reports.metrics import domain
 from tests.tiny_run import invoke
 
 TINY = ["--nz", "8", "--ngf", "8", "--ndf", "8", "--batch-size", "32"]
@@ -32,8 +33,8 @@ def test_generate_trains_scores_and_samples_two_generators(tmp_path, monkeypatch
         return UntouchableSplit(dataset) if split == "test" else dataset
 
     monkeypatch.setattr(generate_module.data, "load", load_keeping_the_test_split_out)
-    scorer = suite.DomainScorer
-    monkeypatch.setattr(suite, "DomainScorer", lambda classifier, reals: scorer_reals.append(reals) or scorer(
+    scorer = domain.DomainScorer
+    monkeypatch.setattr(domain, "DomainScorer", lambda classifier, reals: scorer_reals.append(reals) or scorer(
         classifier, reals))
     out = tmp_path / "run"
     result = invoke("generate", "--dataset", "embedded:0,1", "--generator", "dcgan", "--generator", "cdcgan",

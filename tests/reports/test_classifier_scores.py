@@ -6,7 +6,8 @@ import torch
 
 from benchmark.data import load
 from benchmark.images import InMemoryImages
-from reports.metrics.classifier_scores import domain_scores, frechet_distance
+from reports.metrics import classifier_scores
+from reports.metrics.classifier_scores import domain_scores, frechet_distance, gan_train_epochs
 from reports.metrics.domain import train_domain_classifier
 
 
@@ -31,7 +32,15 @@ def good_fakes():
 
 
 @pytest.fixture(scope="module")
-def good_scores(classifier, real_test, good_fakes):
+def short_gan_train():
+    """GAN-train at a quarter of its steps: enough to learn 1,000 real digits, and a quarter of the time."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier_scores, "GAN_TRAIN_STEPS", classifier_scores.GAN_TRAIN_STEPS // 4)
+        yield
+
+
+@pytest.fixture(scope="module")
+def good_scores(classifier, real_test, good_fakes, short_gan_train):
     return domain_scores(classifier, real_test, *good_fakes)
 
 
@@ -44,7 +53,7 @@ def test_a_perfect_conditional_generator_scores_like_real_data(good_scores):
 
 
 def test_wrong_labels_ruin_gan_test_and_gan_train_but_not_the_label_free_scores(classifier, real_test, good_fakes,
-                                                                               good_scores):
+                                                                               good_scores, short_gan_train):
     images, labels = good_fakes
     good = good_scores
     shuffled = domain_scores(classifier, real_test, images, (labels + 1) % 10)
@@ -76,3 +85,15 @@ def test_a_class_subset_scored_by_the_whole_sets_classifier_has_no_real_accuracy
                             ["7"])
     scores = domain_scores(classifier, sevens, images[:50])
     assert scores["real_accuracy"] is None and scores["domain_fid"] > 0
+
+
+@pytest.mark.parametrize("count", [1, 24, 63, 64, 200, 1000, 5000])
+def test_gan_train_sees_its_budget_of_images_and_a_set_under_one_batch_takes_the_budgets_steps(count):
+    """The budget is GAN_TRAIN_STEPS batches of images (within one epoch); a set smaller than a batch is one step
+    an epoch, and takes GAN_TRAIN_STEPS of them, not one per 64 images of the budget (1,067 for 24 fakes)."""
+    epochs, steps = gan_train_epochs(count), classifier_scores.GAN_TRAIN_STEPS
+    budget = steps * classifier_scores.GAN_TRAIN_BATCH
+    if count < classifier_scores.GAN_TRAIN_BATCH:
+        assert epochs == steps
+    else:
+        assert budget <= epochs * count < budget + count and epochs >= 2
