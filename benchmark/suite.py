@@ -14,7 +14,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from benchmark import distributed
@@ -89,15 +89,22 @@ class StageConfigs:
     metrics: MetricOptions
 
 
+STAGE_CLASSES = {"train": TrainConfig, "gan": GANConfig, "detector": DetectorConfig, "metrics": MetricOptions}
+
+
 def stage_configs(experiment: Experiment) -> StageConfigs:
-    """Each stage's config object from the suite's tables; a key that the class lacks is a one-line error."""
+    """Each stage's config object from the suite's tables; a key that the class lacks is a one-line error that
+    names the keys it has (``seed`` is the experiment's, the same for every stage)."""
+    for table, config_class in STAGE_CLASSES.items():
+        known = {option.name for option in fields(config_class)} - {"seed"}
+        unknown = sorted(set(getattr(experiment, table)) - known)
+        if unknown:
+            raise DeepbenchError(f"experiment {experiment.name!r}: unknown {table} option {', '.join(unknown)}; "
+                                 f"known: {', '.join(sorted(known))}")
     seed = {"seed": experiment.seed}
-    try:
-        return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
-                            DetectorConfig(**{**experiment.detector, **seed}),
-                            MetricOptions(**{**experiment.metrics, **seed}))
-    except TypeError as error:
-        raise DeepbenchError(f"experiment {experiment.name!r}: {error} (see the config classes' fields)") from None
+    return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
+                        DetectorConfig(**{**experiment.detector, **seed}),
+                        MetricOptions(**{**experiment.metrics, **seed}))
 
 
 def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",
