@@ -19,6 +19,7 @@ back, in order, so N GPUs extract N times as fast and every rank computes the sa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -222,23 +223,30 @@ class InceptionExtractor:
                                  "pip install onnx onnxruntime")
         self.weights = weights or inception_weights()
         self.device, self.batch_size = resolve_device(device), batch_size
-        layers = ["2048", "logits_unbiased"] if self.weights.has_logits else ["2048"]
-        network = FeatureExtractorInceptionV3(NETWORK, layers, feature_extractor_weights_path=str(self.weights.path))
-        if fuse_batchnorm:
+        self._layers = ["2048", "logits_unbiased"] if self.weights.has_logits else ["2048"]
+        use_onnx = backend == "onnxruntime" or backend == "auto" and onnxruntime_available()
+        self.backend = "onnxruntime" if use_onnx and self.device.type == "cpu" else "torch"
+        self._outputs, self._fused = len(self._layers), fuse_batchnorm
+
+    @functools.cached_property
+    def network(self) -> torch.nn.Module:
+        """torch-fidelity's network on the weights, batch norm folded when asked; built on first use, so that a
+        process whose ONNX graph is already on disk never loads the weights into PyTorch."""
+        network = FeatureExtractorInceptionV3(NETWORK, self._layers,
+                                              feature_extractor_weights_path=str(self.weights.path))
+        if self._fused:
             for block in network.modules():
                 if hasattr(block, "conv") and isinstance(getattr(block, "bn", None), torch.nn.BatchNorm2d):
                     block.conv = torch.nn.utils.fusion.fuse_conv_bn_eval(block.conv, block.bn)
                     block.bn = torch.nn.Identity()
-        self.network = network.to(self.device, memory_format=torch.channels_last).requires_grad_(False).eval()
-        use_onnx = backend == "onnxruntime" or backend == "auto" and onnxruntime_available()
-        self.backend = "onnxruntime" if use_onnx and self.device.type == "cpu" else "torch"
-        self._outputs, self._fused = len(layers), fuse_batchnorm
+        return network.to(self.device, memory_format=torch.channels_last).requires_grad_(False).eval()
 
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.backend == "torch":
             return self.network(images.to(self.device))
         graph_file = self.graph_file(tuple(images.shape[1:]))
-        return onnx_network(graph_file, self.network, images[:1], self._outputs, torch.get_num_threads())(images)
+        return onnx_network(graph_file, lambda: self.network, images[:1], self._outputs,
+                            torch.get_num_threads())(images)
 
     def graph_file(self, shape: tuple[int, ...]) -> Path:
         """Where the ONNX graph for (C, H, W) inputs lives: beside the weights, named by all it depends on."""
