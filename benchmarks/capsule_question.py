@@ -3,10 +3,12 @@
 Reads a finished ``capsule-question`` suite (``deepbench run --suite capsule-question --out OUT``), whose
 experiments each train the three GANs at one learning rate and one seed. For each discriminator the learning
 rate is the one with the lowest mean validation score over the seeds: the domain KID of 1,000 fakes against
-1,000 training reals at the step ``best.pt`` was kept (the score training itself selects with), never a test
-metric. At that rate it prints, over the seeds, the mean and 95% t-interval of the test metrics (FID, KID,
-precision, recall: 1,000 fakes against 1,000 test reals), training steps and seconds; then GAM between each pair
-of discriminators, seed by seed, each at its chosen rate. With ``--json FILE`` it also writes every number.
+1,000 training reals at the step ``best.pt`` was kept (the score training itself selects with), never a reported
+metric. At that rate it prints, over the seeds, the mean and 95% t-interval of the reported metrics (FID, KID,
+precision, recall of 1,000 fakes against 1,000 reals of the training split, as ``deepbench report`` computes
+Inception metrics by the field's convention; for seed 0 the same 1,000 reals the validation score uses), training
+steps and seconds; then GAM between each pair of discriminators on the test split, seed by seed, each at its
+chosen rate. With ``--json FILE`` it also writes every number.
 An interval is cut at the bounds its metric cannot cross (FID, steps and seconds at 0; precision and recall at
 0 and 1): with three seeds a t-interval is wide, and a negative recall would be no statement at all.
 ``--from-json FILE`` summarises the runs and GAM verdicts recorded in FILE again, without the suite's folder.
@@ -26,7 +28,7 @@ import statistics
 from pathlib import Path
 
 import pandas as pd
-import scipy.stats
+from seed_intervals import interval_text
 
 from benchmark.files import load_checkpoint, read_json, write_json
 from benchmark.rundir import RunDir
@@ -39,14 +41,16 @@ DESCRIPTION = ("Do capsules help? DCGAN's generator trained against three discri
                "capsule discriminator `capsgan`, and the CapsuleGAN paper's `capsgan-paper`) on full MNIST, each "
                "run 2 CPU-minutes at 2 threads, learning rates 2e-4 and 5e-4, seeds 0-2 "
                "(`benchmark/suites/capsule-question.toml`); the rate of each discriminator chosen on the validation "
-               "score (domain KID against training reals), never on a test metric. Test metrics: 1,000 fakes "
-               "against 1,000 test reals. Summarised by `benchmarks/capsule_question.py`.")
-SUMMARY_CAPTION = ("Test metrics at the chosen learning rate, mean [95% t-interval over seeds, cut at the "
-                   "metric's bounds]")
+               "score (domain KID against training reals), never on a reported metric. Reported metrics: FID, KID, "
+               "precision and recall of 1,000 fakes against 1,000 reals of the training split (the convention "
+               "for Inception metrics, as `deepbench report` computes them; the test split serves GAM). "
+               "Summarised by `benchmarks/capsule_question.py`.")
+SUMMARY_CAPTION = ("Reported metrics at the chosen learning rate (1,000 fakes against 1,000 training reals), "
+                   "mean [95% t-interval over seeds, cut at the metric's bounds]")
 
 
 def runs_table(out: Path) -> pd.DataFrame:
-    """One row per (experiment, generator): learning rate, seed, validation score and test metrics."""
+    """One row per (experiment, generator): learning rate, seed, validation score and reported metrics."""
     rows = []
     for folder in sorted(p for p in out.iterdir() if (p / "report" / "results.json").exists()):
         run = RunDir(folder)
@@ -63,21 +67,8 @@ def runs_table(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def interval(values: pd.Series, bounds: tuple[float | None, float | None] = (None, None)) -> str:
-    """mean [95% t-interval] over the seeds, the interval cut at the metric's ``bounds``."""
-    mean = values.mean()
-    if len(values) < 2:
-        return f"{mean:.3g} (1 seed)"
-    if values.nunique() == 1:
-        return f"{mean:.3g} [{mean:.3g}, {mean:.3g}]"
-    low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
-    floor, ceiling = bounds
-    low, high = max(low, floor) if floor is not None else low, min(high, ceiling) if ceiling is not None else high
-    return f"{mean:.3g} [{low:.3g}, {high:.3g}]"
-
-
 def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[dict]]:
-    """The validation score per discriminator and rate, the rate each chose, and the test metrics there."""
+    """The validation score per discriminator and rate, the rate each chose, and the reported metrics there."""
     selection = table.groupby(["generator", "lr"])["validation_kid"].mean().unstack()
     chosen = selection.idxmin(axis=1)
     summary = []
@@ -85,7 +76,7 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[dict]]
         cell = table[(table.generator == generator) & (table.lr == lr)]
         summary.append({"generator": generator, "lr": lr, "seeds": len(cell),
                         "samples (real/fake)": f"{cell.samples_real.iloc[0]}/{cell.samples_fake.iloc[0]}",
-                        **{key: interval(cell[key], BOUNDS[key]) for key in METRICS}})
+                        **{key: interval_text(cell[key], BOUNDS[key]) for key in METRICS}})
     return selection, chosen, summary
 
 
@@ -122,7 +113,7 @@ def main() -> None:
     print("validation score (domain KID against training reals, lower is better; mean over seeds) per learning "
           "rate; the lowest chooses the rate:\n")
     print(selection.to_markdown(floatfmt=".4f"), "\n")
-    print("test metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
+    print("reported metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
     print(pd.DataFrame(summary).to_markdown(index=False), "\n")
     judged = recorded["gam"] if recorded else judge(table, chosen, args.out, args.data_root)
     print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import scipy.stats
 import torch
+from seed_intervals import interval_text
 
 from benchmark.fakes import MANIFEST
 from benchmark.files import write_json
@@ -74,15 +74,6 @@ def run_seed(out: Path, seed: int, fakes: int, data_root: Path | None) -> list[d
     return timings
 
 
-def interval(values: pd.Series) -> str:
-    """mean [95% t-interval] over seeds, cut at 0 and 1 (AUC and accuracy)."""
-    mean = values.mean()
-    if len(values) < 2 or values.nunique() == 1:
-        return f"{mean:.3f}" + ("" if len(values) > 1 else " (1 seed)")
-    low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
-    return f"{mean:.3f} [{max(low, 0):.3f}, {min(high, 1):.3f}]"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the per-seed runs")
@@ -107,7 +98,8 @@ def main() -> None:
                         "parameters": f"{parameters(name, DETECTORS[name]):,}" if learned else "—",
                         "trained on": trained, "evaluated on": evaluated, "seeds": cell.seed.nunique(),
                         "held-out reals/fakes": f"{cell.n_real.iloc[0]}/{cell.n_fake.iloc[0]}",
-                        "AUC": interval(cell.auc), "accuracy": interval(cell.accuracy),
+                        "AUC": interval_text(cell.auc, (0, 1), ".3f"),
+                        "accuracy": interval_text(cell.accuracy, (0, 1), ".3f"),
                         "seconds": f"{seconds.get_group(name).mean():.0f}" if learned else "—"})
     print(f"{SUMMARY_CAPTION}:\n")
     print(pd.DataFrame(summary).to_markdown(index=False))
