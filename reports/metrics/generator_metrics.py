@@ -96,14 +96,18 @@ def recorded_options(run: RunDir, asked: MetricOptions, given: set[str]) -> Metr
 
 def generator_metrics(run: RunDir, generator: str, reals: RealReference, options: MetricOptions | None = None,
                       progress: bool | None = None) -> dict:
-    """``metrics/<generator>.json``, computed now unless a valid one is on disk."""
+    """``metrics/<generator>.json``, computed now unless a valid one is on disk.
+
+    The file is valid while the fakes are those it scored; training may have gone on since without a better
+    checkpoint (so without new fakes), and the steps and seconds trained are read from ``last.pt`` either way.
+    """
     options = options or MetricOptions()
     path, key = run.metrics(generator), metrics_key(run, generator, reals, options)
     if path.exists():
         cached = read_json(path, "metrics")
         if cached.get("key") == key:
             cached.pop("schema")
-            return cached
+            return {**cached, **training_cost(run, generator)}
     fakes, manifest = load_fakes(run.fakes(generator), reals.train.channels, reals.train.image_size)
     count = min(options.num_samples, len(fakes))
     fakes, manifest = fakes[:count], manifest.iloc[:count]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmark.files import load_checkpoint, save_checkpoint
 from benchmark.rundir import RunDir
 from reports.metrics import classifier_scores, fidelity, gam, generator_metrics
 from tests.benchmark.fixtures import write_image
@@ -87,6 +88,20 @@ def test_a_second_report_reuses_the_metrics_and_gives_the_same_files(run, monkey
     monkeypatch.setattr(generator_metrics, "domain_scores", fail)
     assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
     assert (run / "report" / "leaderboard.csv").read_text() == first
+
+
+def test_training_on_past_the_sampled_checkpoint_updates_the_cost_without_recomputing_the_metrics(run, monkeypatch):
+    """Resumed training whose best checkpoint stayed the same leaves the fakes and their metrics as they were, but
+    the steps and seconds trained are read again from last.pt, not from the cached metrics."""
+    assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+    last = RunDir(run).last_checkpoint("dcgan")
+    state = load_checkpoint(last)
+    save_checkpoint(last, {**state, "step": state["step"] + 25, "seconds": state["seconds"] + 5.0})
+    monkeypatch.setattr(generator_metrics, "domain_scores", lambda *args, **kwargs: pytest.fail("recomputed"))
+    assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+    (dcgan,) = [g for g in json.loads((run / "report" / "results.json").read_text())["generators"]
+                if g["generator"] == "dcgan"]
+    assert (dcgan["train_steps"], dcgan["train_seconds"]) == (state["step"] + 25, state["seconds"] + 5.0)
 
 
 def test_typed_metric_options_recompute_the_metrics_and_a_report_without_keeps_them(run, tmp_path, monkeypatch):

@@ -1,0 +1,115 @@
+"""The capsule question against training time: FID of each discriminator's GAN after growing CPU-time budgets.
+
+Each discriminator trains DCGAN's generator at the learning rate the capsule question chose for it (``chosen_lr``
+in ``benchmark/results/capsule-question/summary.json``), with the suite's options (full MNIST, 100 epochs at most,
+2 torch threads), seeds 0-2. One run per discriminator and seed grows through ``--budgets`` (CPU minutes, what
+``train.max_minutes`` counts): each budget resumes the run where the last one stopped, samples ``--fakes`` fakes
+from ``best.pt`` as the suite does, and scores them as ``deepbench report`` does (``MetricOptions(num_samples=
+1000, seed=SEED)``: FID and KID against 1,000 reals of the training split). A budget's point is what the suite
+with that ``max_minutes`` would report, up to the steps a CPU-time budget buys (these vary a little with load).
+
+Prints FID per discriminator and budget, mean [95% t-interval over seeds], writes every point to ``--json`` (a
+second call with the same ``--out`` and ``--json`` computes only the points missing) and draws ``--plot``.
+
+    .venv/bin/python benchmarks/capsule_time.py --out runs/capsule-time --data-root ../shared/data \\
+        --json benchmark/results/capsule-question/fid-against-time.json \\
+        --plot benchmark/results/capsule-question/fid-against-time.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from seed_intervals import t_interval  # noqa: E402
+
+from benchmark.files import read_json, write_json  # noqa: E402
+from benchmark.rundir import RunDir  # noqa: E402
+from benchmark.runtime import set_threads  # noqa: E402
+from generators.generate import generate  # noqa: E402
+from generators.train import TrainConfig  # noqa: E402
+from reports.metrics.domain import domain_quality_scorer  # noqa: E402
+from reports.metrics.generator_metrics import MetricOptions, RealReference, generator_metrics  # noqa: E402
+
+SUMMARY = Path("benchmark/results/capsule-question/summary.json")
+THREADS, EPOCHS, REALS = 2, 100, 1000  # as benchmark/suites/capsule-question.toml
+POINTS_KIND = "study-points"
+
+
+def point(out: Path, generator: str, lr: float, seed: int, budget: float, fakes: int, data_root: Path | None) -> dict:
+    """Train ``generator``'s run on to ``budget`` CPU minutes, sample, and score as the report does."""
+    run = out / f"{generator}-seed{seed}"
+    config = TrainConfig(epochs=EPOCHS, max_minutes=budget, lr_g=lr, lr_d=lr, seed=seed)
+    generate("mnist", (generator,), run, config, num_samples=fakes, resume=run.exists(), data_root=data_root,
+             scorer_factory=domain_quality_scorer, progress=False)
+    directory = RunDir(run)
+    metrics = generator_metrics(directory, generator, RealReference(directory, data_root),
+                                MetricOptions(num_samples=REALS, seed=seed), progress=False)
+    return {"generator": generator, "lr": lr, "seed": seed, "budget_minutes": budget,
+            "train_steps": metrics["train_steps"], "train_seconds": metrics["train_seconds"],
+            "sampled_step": metrics["sampled_step"], "samples_real": metrics["samples_real"],
+            "samples_fake": metrics["samples_fake"], "fid": metrics["fid"], "kid_mean": metrics["kid_mean"]}
+
+
+def summary(points: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% t-interval over the seeds of FID and of the steps bought, per discriminator and budget."""
+    rows = []
+    for (generator, budget), cell in points.groupby(["generator", "budget_minutes"]):
+        mean, low, high = t_interval(cell.fid, (0, None))
+        rows.append({"generator": generator, "budget_minutes": budget, "seeds": len(cell),
+                     "steps": round(cell.train_steps.mean()), "fid": mean, "fid_low": low, "fid_high": high})
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for generator, rows in table.groupby("generator"):
+        line, = axis.plot(rows.budget_minutes, rows.fid, marker="o", label=f"{generator}")
+        axis.fill_between(rows.budget_minutes, rows.fid_low, rows.fid_high, color=line.get_color(), alpha=0.2)
+    axis.set(xscale="log", yscale="log", xlabel=f"training budget (CPU minutes at {THREADS} threads)",
+             ylabel=f"FID ({REALS:,} fakes vs {REALS:,} training reals)",
+             title="MNIST: FID against training time, mean and 95% t-interval over seeds")
+    axis.title.set_fontsize(9)
+    axis.set_xticks(sorted(table.budget_minutes.unique()), [f"{b:g}" for b in sorted(table.budget_minutes.unique())])
+    axis.legend(title="discriminator")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder of the runs (one per discriminator and seed)")
+    parser.add_argument("--data-root", type=Path, help="folder holding MNIST")
+    parser.add_argument("--budgets", type=float, nargs="+", default=[0.5, 1, 2, 4], help="CPU minutes, ascending")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--fakes", type=int, default=REALS, help="fakes sampled at each budget")
+    parser.add_argument("--json", type=Path, required=True, help="every point; the points it holds are kept")
+    parser.add_argument("--plot", type=Path, help="PNG of FID against the budget")
+    args = parser.parse_args()
+    set_threads(THREADS)
+    chosen = read_json(SUMMARY, "study")["chosen_lr"]
+    points = read_json(args.json, POINTS_KIND)["points"] if args.json.exists() else []
+    done = {(p["generator"], p["seed"], p["budget_minutes"]) for p in points}
+    for generator, lr in sorted(chosen.items()):
+        for seed in args.seeds:
+            for budget in sorted(args.budgets):
+                if (generator, seed, budget) not in done:
+                    points.append(point(args.out, generator, lr, seed, budget, args.fakes, args.data_root))
+                    print(points[-1], flush=True)
+                    write_json(args.json, {"description": __doc__.split("\n\n")[1].replace("\n", " "),
+                                           "threads": THREADS, "points": points}, POINTS_KIND)
+    table = summary(pd.DataFrame(points))
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    if args.plot:
+        plot(table, args.plot)
+
+
+if __name__ == "__main__":
+    main()
