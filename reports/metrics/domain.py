@@ -279,10 +279,11 @@ class DomainScorer:
 def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> DomainScorer | None:
     """KID on a domain classifier's features against a seeded slice of the training reals: what picks ``best.pt``.
 
-    The slice comes from the training split, never the test split: the test split is what the report scores
-    the chosen checkpoint on, and a checkpoint chosen on it would be scored on the data that chose it. The
+    The slice comes from the training split, never the test split: the report's domain scores judge the chosen
+    checkpoint on the test split, and a checkpoint chosen on it would be judged on the data that chose it. The
     generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
-    checkpoint selection does in the field. A data set with one class cannot train the domain classifier;
+    checkpoint selection does in the field, and the report's Inception metrics compare with the training split
+    by the same convention (at seed 0 with these same images). A data set with one class cannot train the domain classifier;
     training then keeps ``last.pt`` only.
 
     Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
