@@ -5,8 +5,10 @@ in ``benchmark/results/capsule-question/summary.json``), with the suite's option
 2 torch threads), seeds 0-2. One run per discriminator and seed grows through ``--budgets`` (CPU minutes, what
 ``train.max_minutes`` counts): each budget resumes the run where the last one stopped, samples ``--fakes`` fakes
 from ``best.pt`` as the suite does, and scores them as ``deepbench report`` does (``MetricOptions(num_samples=
-1000, seed=SEED)``: FID and KID against 1,000 reals of the training split). A budget's point is what the suite
-with that ``max_minutes`` would report, up to the steps a CPU-time budget buys (these vary a little with load).
+1000, seed=SEED)``: FID and KID against 1,000 reals of the training split). Training scores a checkpoint every
+1,000 steps and at the end of each call, so here at every budget too: ``best.pt`` at a budget is the best of the
+checkpoints scored up to it, where the suite with that ``max_minutes`` would have scored the last one alone. That
+differs only where an earlier budget's checkpoint stays best (``sampled_step`` below ``train_steps``).
 
 Prints FID per discriminator and budget, mean [95% t-interval over seeds], writes every point to ``--json`` (a
 second call with the same ``--out`` and ``--json`` computes only the points missing) and draws ``--plot``.
@@ -26,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from seed_intervals import t_interval  # noqa: E402
 
 from benchmark.files import read_json, write_json  # noqa: E402
@@ -75,12 +78,22 @@ def plot(table: pd.DataFrame, path: Path) -> None:
              ylabel=f"FID ({REALS:,} fakes vs {REALS:,} training reals)",
              title="MNIST: FID against training time, mean and 95% t-interval over seeds")
     axis.title.set_fontsize(9)
-    axis.set_xticks(sorted(table.budget_minutes.unique()), [f"{b:g}" for b in sorted(table.budget_minutes.unique())])
+    budgets = sorted(table.budget_minutes.unique())
+    axis.set_xticks(budgets, [f"{budget:g}" for budget in budgets])
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.yaxis.set_major_formatter(ScalarFormatter())
+    axis.yaxis.set_minor_formatter(ScalarFormatter())
     axis.legend(title="discriminator")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def save(path: Path, points: list[dict]) -> None:
+    """Every point so far, with what they measure, so that a second call computes only the missing ones."""
+    write_json(path, {"description": __doc__.split("\n\n")[1].replace("\n", " "), "threads": THREADS,
+                      "points": points}, POINTS_KIND)
 
 
 def main() -> None:
@@ -103,8 +116,8 @@ def main() -> None:
                 if (generator, seed, budget) not in done:
                     points.append(point(args.out, generator, lr, seed, budget, args.fakes, args.data_root))
                     print(points[-1], flush=True)
-                    write_json(args.json, {"description": __doc__.split("\n\n")[1].replace("\n", " "),
-                                           "threads": THREADS, "points": points}, POINTS_KIND)
+                    save(args.json, points)
+    save(args.json, points)
     table = summary(pd.DataFrame(points))
     print(table.to_markdown(index=False, floatfmt=".4g"))
     if args.plot:
