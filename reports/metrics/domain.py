@@ -283,8 +283,8 @@ def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> DomainScore
     checkpoint on the test split, and a checkpoint chosen on it would be judged on the data that chose it. The
     generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
     checkpoint selection does in the field, and the report's Inception metrics compare with the training split
-    by the same convention (at seed 0 with these same images). A data set with one class cannot train the domain classifier;
-    training then keeps ``last.pt`` only.
+    by the same convention (at seed 0 with these same images). A data set with one class cannot train the domain
+    classifier; training then keeps ``last.pt`` only.
 
     Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
     scores.
