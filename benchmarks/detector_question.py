@@ -12,10 +12,13 @@ It prints, per detector, training generator and evaluation set, the clean AUC an
 protocol (the headline) as mean and 95% t-interval over the seeds, each seed's own figure on 2,000-odd
 held-out images, with the parameter count and the seconds of each ``detect`` call (two trainings, set assembly
 and evaluation; equal epochs, so not equal time). Resumable: a seed whose fakes exist is not generated again,
-and finished detectors are kept. ``--json FILE`` writes the study's summary for the leaderboard.
+and finished detectors are kept. ``--json FILE`` writes the study's summary for the leaderboard;
+``--from-json FILE`` summarises the runs recorded in FILE again, without the runs' folders.
 
     .venv/bin/python benchmarks/detector_question.py --out runs/detector-question --data-root ../shared/data \\
         [--seeds 0 1 2] [--fakes 5000] [--json benchmark/results/detector-question/summary.json]
+    .venv/bin/python benchmarks/detector_question.py --from-json benchmark/results/detector-question/summary.json \\
+        --json benchmark/results/detector-question/summary.json
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 from seed_intervals import interval_text
 
 from benchmark.fakes import MANIFEST
-from benchmark.files import write_json
+from benchmark.files import read_json, write_json
 from benchmark.rundir import RunDir
 from detectors.baselines import BASELINES
 from detectors.detect import detect
@@ -74,22 +77,8 @@ def run_seed(out: Path, seed: int, fakes: int, data_root: Path | None) -> list[d
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="folder of the per-seed runs")
-    parser.add_argument("--data-root", type=Path, help="folder holding MNIST")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--fakes", type=int, default=5000, help="fakes per generator")
-    parser.add_argument("--json", type=Path, help="also write the summary here (a leaderboard study)")
-    args = parser.parse_args()
-    torch.set_num_threads(THREADS)
-    timings, rows = [], []
-    for seed in args.seeds:
-        out = args.out / f"seed{seed}"
-        timings += run_seed(out, seed, args.fakes, args.data_root)
-        table = pd.read_csv(RunDir(out).detection_table)
-        rows.append(table.query("perturbation == 'none' and protocol == 'matched'").assign(seed=seed))
-    runs = pd.concat(rows, ignore_index=True)
+def summarise(runs: pd.DataFrame, timings: list[dict]) -> list[dict]:
+    """Per detector, training generator and evaluation set: AUC and accuracy over the seeds, size and seconds."""
     seconds = pd.DataFrame(timings).groupby("detector")["seconds"]
     summary = []
     for (name, trained, evaluated), cell in runs.groupby(["detector", "train_generator", "eval_set"], sort=True):
@@ -101,13 +90,43 @@ def main() -> None:
                         "AUC": interval_text(cell.auc, (0, 1), ".3f"),
                         "accuracy": interval_text(cell.accuracy, (0, 1), ".3f"),
                         "seconds": f"{seconds.get_group(name).mean():.0f}" if learned else "—"})
+    return summary
+
+
+def measure(out: Path, seeds: list[int], fakes: int, data_root: Path | None) -> tuple[pd.DataFrame, list[dict]]:
+    """Each seed's matched, clean detection rows (trained and detected now where missing), and the timings."""
+    torch.set_num_threads(THREADS)
+    timings, rows = [], []
+    for seed in seeds:
+        folder = out / f"seed{seed}"
+        timings += run_seed(folder, seed, fakes, data_root)
+        table = pd.read_csv(RunDir(folder).detection_table)
+        rows.append(table.query("perturbation == 'none' and protocol == 'matched'").assign(seed=seed))
+    runs = pd.concat(rows, ignore_index=True)
+    return runs[["detector", "train_generator", "eval_set", "seed", "auc", "accuracy", "n_real", "n_fake"]], timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--out", type=Path, help="folder of the per-seed runs")
+    source.add_argument("--from-json", type=Path, help="a --json file of an earlier call: summarise its runs again")
+    parser.add_argument("--data-root", type=Path, help="folder holding MNIST")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--fakes", type=int, default=5000, help="fakes per generator")
+    parser.add_argument("--json", type=Path, help="also write the summary here (a leaderboard study)")
+    args = parser.parse_args()
+    if args.from_json:
+        recorded = read_json(args.from_json, "study")
+        runs, timings = pd.DataFrame(recorded["runs"]), recorded["seconds"]
+    else:
+        runs, timings = measure(args.out, args.seeds, args.fakes, args.data_root)
+    summary = summarise(runs, timings)
     print(f"{SUMMARY_CAPTION}:\n")
     print(pd.DataFrame(summary).to_markdown(index=False))
     if args.json:
         write_json(args.json, {"description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION, "summary": summary,
-                               "runs": runs[["detector", "train_generator", "eval_set", "seed", "auc", "accuracy",
-                                             "n_real", "n_fake"]].to_dict("records"),
-                               "seconds": timings, "threads": THREADS}, "study")
+                               "runs": runs.to_dict("records"), "seconds": timings, "threads": THREADS}, "study")
 
 
 if __name__ == "__main__":
