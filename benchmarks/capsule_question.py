@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 from pathlib import Path
 
@@ -104,7 +103,7 @@ def main() -> None:
     parser.add_argument("--data-root", type=Path, help="folder holding the data sets")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     args = parser.parse_args()
-    recorded = json.loads(args.from_json.read_text()) if args.from_json else None
+    recorded = read_json(args.from_json, "study") if args.from_json else None
     table = pd.DataFrame(recorded["runs"]) if recorded else runs_table(args.out)
     print("every run (steps are what the budget bought: similar across seeds, or the machine's load changed it):\n")
     print(table[["experiment", "generator", "train_steps", "train_seconds", "validation_kid", "fid"]]

@@ -26,16 +26,12 @@ data_options = stack(
     click.option("--download", is_flag=True,
                  help="Allow downloads: missing data sets (torchvision), pretrained timm weights."),
 )
-
-
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON object (every value with its sample counts and the weights' hash) "
                                 "instead of tables.")
-
 
 
 def run_dir_option(name: str, help: str, required: bool = True):
     """A run directory, as ``name`` (``--out`` where the command creates it, ``--run`` where it reads it) or as
     ``--run-dir``, the same in every command."""
     return click.option(name, "--run-dir", "run_dir", type=click.Path(path_type=Path), required=required, help=help)
-

@@ -226,7 +226,7 @@ class InceptionExtractor:
         self._layers = ["2048", "logits_unbiased"] if self.weights.has_logits else ["2048"]
         use_onnx = backend == "onnxruntime" or backend == "auto" and onnxruntime_available()
         self.backend = "onnxruntime" if use_onnx and self.device.type == "cpu" else "torch"
-        self._outputs, self._fused = len(self._layers), fuse_batchnorm
+        self._fused = fuse_batchnorm
 
     @functools.cached_property
     def network(self) -> torch.nn.Module:
@@ -245,12 +245,12 @@ class InceptionExtractor:
         if self.backend == "torch":
             return self.network(images.to(self.device))
         graph_file = self.graph_file(tuple(images.shape[1:]))
-        return onnx_network(graph_file, lambda: self.network, images[:1], self._outputs,
+        return onnx_network(graph_file, lambda: self.network, images[:1], len(self._layers),
                             torch.get_num_threads())(images)
 
     def graph_file(self, shape: tuple[int, ...]) -> Path:
         """Where the ONNX graph for (C, H, W) inputs lives: beside the weights, named by all it depends on."""
-        key = (self.weights.sha256, self._fused, shape, self._outputs, torch.__version__, OPSET, GRAPH_VERSION)
+        key = (self.weights.sha256, self._fused, shape, len(self._layers), torch.__version__, OPSET, GRAPH_VERSION)
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
         return cache_root() / "inception" / f"inception-{digest}.onnx"
 
