@@ -36,16 +36,25 @@ from reports.metrics.gam import gam
 BOUNDS = {"fid": (0, None), "kid_mean": (None, None),  # the unbiased KID estimate can be negative
           "precision": (0, 1), "recall": (0, 1), "train_steps": (0, None), "train_seconds": (0, None)}
 METRICS = tuple(BOUNDS)
-DESCRIPTION = ("Do capsules help? DCGAN's generator trained against three discriminators (DCGAN's, deepbench's "
-               "capsule discriminator `capsgan`, and the CapsuleGAN paper's `capsgan-paper`) on full MNIST, each "
-               "run 2 CPU-minutes at 2 threads, learning rates 2e-4 and 5e-4, seeds 0-2 "
-               "(`benchmark/suites/capsule-question.toml`); the rate of each discriminator chosen on the validation "
-               "score (domain KID against training reals), never on a reported metric. Reported metrics: FID, KID, "
-               "precision and recall of 1,000 fakes against 1,000 reals of the training split (the convention "
-               "for Inception metrics, as `deepbench report` computes them; the test split serves GAM). "
-               "Summarised by `benchmarks/capsule_question.py`.")
-SUMMARY_CAPTION = ("Reported metrics at the chosen learning rate (1,000 fakes against 1,000 training reals), "
+SUMMARY_CAPTION = ("Reported metrics at the chosen learning rate ({fakes:,} fakes against {reals:,} training reals), "
                    "mean [95% t-interval over seeds, cut at the metric's bounds]")
+
+
+def describe(table: pd.DataFrame) -> str:
+    """The protocol in words, from what the runs recorded: data set, budget, machine, rates and seeds."""
+    budget = table.budget_minutes.iloc[0]
+    compute = (f"{budget:g} minutes of training each on {table.machine.iloc[0]} (CPU time on a CPU, the wall "
+               f"clock on a GPU)" if budget else "no time budget")
+    rates = " and ".join(f"{lr:g}" for lr in sorted(table.lr.unique()))
+    seeds = ", ".join(str(seed) for seed in sorted(table.seed.unique()))
+    return (f"Do capsules help? DCGAN's generator trained against three discriminators (DCGAN's, deepbench's capsule "
+            f"discriminator `capsgan`, and the CapsuleGAN paper's `capsgan-paper`) on {table.dataset.iloc[0]}, "
+            f"{compute}, learning rates {rates}, seeds {seeds}; the rate of each discriminator chosen on the "
+            f"validation score (domain KID against training reals), never on a reported metric. Reported metrics: "
+            f"FID, KID, precision and recall of {table.samples_fake.iloc[0]:,} fakes against "
+            f"{table.samples_real.iloc[0]:,} reals of the training split (the convention for Inception metrics, as "
+            f"`deepbench report` computes them; the test split serves GAM). Summarised by "
+            f"`benchmarks/capsule_question.py`.")
 
 
 def runs_table(out: Path) -> pd.DataFrame:
@@ -53,12 +62,16 @@ def runs_table(out: Path) -> pd.DataFrame:
     rows = []
     for folder in sorted(p for p in out.iterdir() if (p / "report" / "results.json").exists()):
         run = RunDir(folder)
-        train = run.generate_config()["train"]
+        config = run.generate_config()
+        train = config["train"]
+        machine = next(s["machine"] for s in reversed(run.read_record()["stages"]) if s["command"] == "generate")
         results = read_json(run.report / "results.json", "results")
         for metrics in results["generators"]:
             name = metrics["generator"]
             state = load_checkpoint(run.last_checkpoint(name))
-            rows.append({"experiment": folder.name, "generator": name, "lr": train["lr_g"], "seed": train["seed"],
+            rows.append({"experiment": folder.name, "generator": name, "dataset": config["dataset"],
+                         "budget_minutes": train["max_minutes"], "machine": machine, "lr": train["lr_g"],
+                         "seed": train["seed"],
                          "validation_kid": state["best_score"], "samples_real": metrics["samples_real"],
                          "samples_fake": metrics["samples_fake"], **{key: metrics[key] for key in METRICS}})
     if not rows:
@@ -79,14 +92,14 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, list[dict]]
     return selection, chosen, summary
 
 
-def judge(table: pd.DataFrame, chosen: pd.Series, out: Path, data_root: Path | None) -> list[dict]:
+def judge(table: pd.DataFrame, chosen: pd.Series, out: Path, data_root: Path | None, device: str) -> list[dict]:
     """GAM between each pair of discriminators, seed by seed, each at its chosen rate."""
     judged = []
     for first, second in itertools.combinations(chosen.index, 2):
         for seed in sorted(table.seed.unique()):
             folders = [out / table[(table.generator == name) & (table.lr == chosen[name]) & (table.seed == seed)]
                        .experiment.iloc[0] / "generators" / name for name in (first, second)]
-            result = gam(*folders, device="cpu", data_root=data_root, seed=int(seed))
+            result = gam(*folders, device=device, data_root=data_root, seed=int(seed))
             judged.append({"A": first, "B": second, "seed": seed, "r_test": result["test_ratio"],
                            "r_samples": result["sample_ratio"], "winner": result["winner"],
                            "error A on reals": result["error_a_reals"], "error B on reals": result["error_b_reals"],
@@ -102,6 +115,7 @@ def main() -> None:
     source.add_argument("--from-json", type=Path, help="a --json file of an earlier call: summarise its runs again")
     parser.add_argument("--data-root", type=Path, help="folder holding the data sets")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
+    parser.add_argument("--device", default="auto", help="where GAM's discriminators judge: auto, cpu, cuda")
     args = parser.parse_args()
     recorded = read_json(args.from_json, "study") if args.from_json else None
     table = pd.DataFrame(recorded["runs"]) if recorded else runs_table(args.out)
@@ -114,14 +128,16 @@ def main() -> None:
     print(selection.to_markdown(floatfmt=".4f"), "\n")
     print("reported metrics at the chosen rate, mean [95% t-interval] over seeds:\n")
     print(pd.DataFrame(summary).to_markdown(index=False), "\n")
-    judged = recorded["gam"] if recorded else judge(table, chosen, args.out, args.data_root)
+    judged = recorded["gam"] if recorded else judge(table, chosen, args.out, args.data_root, args.device)
     print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")
     print(pd.DataFrame(judged).to_markdown(index=False, floatfmt=".3f"))
     medians = {pair: statistics.median(row["r_samples"] for row in judged if (row["A"], row["B"]) == pair)
                for pair in itertools.combinations(chosen.index, 2)}
     print("\nmedian r_samples per pair:", {f"{a} vs {b}": round(value, 3) for (a, b), value in medians.items()})
     if args.json:
-        write_json(args.json, {"description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION,
+        caption = SUMMARY_CAPTION.format(fakes=table.samples_fake.iloc[0], reals=table.samples_real.iloc[0])
+        description = recorded["description"] if recorded else describe(table)
+        write_json(args.json, {"description": description, "summary_caption": caption,
                                "runs": table.to_dict("records"), "chosen_lr": chosen.to_dict(), "summary": summary,
                                "gam": judged}, "study")
 
