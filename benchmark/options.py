@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -18,11 +19,32 @@ import click
 
 from benchmark.errors import DeepbenchError
 
+log = logging.getLogger(__name__)
+
 
 def option(default: Any, help: str, *, choices: Iterable[str] | None = None, aliases: tuple[str, ...] = ()) -> Any:
     """A config field: its default, the help text ``--help`` shows, the allowed values, and other flag names."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices or ()),
                                                         "aliases": aliases})
+
+
+def with_defaults(config: Any, defaults: dict[str, Any]) -> Any:
+    """``config`` (a dataclass) with each field left unset (None) taken from ``defaults``: where a generator family
+    has its own defaults, an option the user gave wins and one they left out gets the family's value."""
+    return dataclasses.replace(config, **{name: value for name, value in defaults.items()
+                                          if getattr(config, name) is None})
+
+
+def leave_out(config: Any, values: dict[str, Any], who: str) -> Any:
+    """``config`` (a dataclass) with the fields ``who`` has no use for set to ``values``, what it uses instead.
+
+    One command may pass the same options to several models (``generate`` trains GANs beside a VAE), so an
+    option some other model uses is no error; a warning names each one given here that ``who`` ignores, and what
+    is recorded is what was used."""
+    for name, value in values.items():
+        if getattr(config, name) not in (None, False, value):
+            log.warning("%s has no use for --%s; ignored for it", who, name.replace("_", "-"))
+    return dataclasses.replace(config, **values)
 
 
 def stack(*decorators: Callable) -> Callable:

@@ -1,4 +1,4 @@
-"""What a person looks at while a GAN trains: fixed-noise sample grids and loss curves."""
+"""What a person looks at while a generator trains: fixed-noise sample grids and loss curves."""
 
 from __future__ import annotations
 
@@ -24,16 +24,20 @@ def save_sample_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
 
 
 def save_loss_plot(history: pd.DataFrame, path: Path, title: str) -> Path:
-    """D and G losses (left) and D's outputs on real and fake images (right) against the step."""
-    figure, (losses, outputs) = plt.subplots(1, 2, figsize=(10, 3.5))
+    """The losses (left) and, for a GAN, D's outputs on real and fake images (right) against the step."""
+    adversarial = "d_real" in history
+    figure, axes = plt.subplots(1, 2 if adversarial else 1, figsize=(10 if adversarial else 5, 3.5), squeeze=False)
+    losses = axes[0, 0]
     if len(history):
         smooth = max(1, len(history) // 200)
         rolled = history.set_index("step").rolling(smooth, min_periods=1).mean()
-        rolled[["loss_d", "loss_g"]].plot(ax=losses)
-        rolled[["d_real", "d_fake"]].rename(columns={"d_real": "D(x)", "d_fake": "D(G(z))"}).plot(ax=outputs)
+        rolled[[name for name in history if name.startswith("loss")]].plot(ax=losses)
+        if adversarial:
+            rolled[["d_real", "d_fake"]].rename(columns={"d_real": "D(x)", "d_fake": "D(G(z))"}).plot(ax=axes[0, 1])
     losses.set_title(f"{title}: losses")
-    outputs.set_title(f"{title}: discriminator outputs")
-    outputs.set_ylim(0, 1)
+    if adversarial:
+        axes[0, 1].set_title(f"{title}: discriminator outputs")
+        axes[0, 1].set_ylim(0, 1)
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)

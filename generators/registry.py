@@ -2,65 +2,81 @@
 
 A registered factory builds a :class:`GAN` (generator, discriminator and what they were built for) from
 the data's shape, its class count and a :class:`GANConfig`. Adding a GAN is one factory and one decorator.
+A family that trains without a discriminator (a VAE, a diffusion model) is built the same way, with
+``discriminator=None`` and a :class:`~generators.likelihood.LikelihoodModel` as its generator. Options a
+family sets otherwise than the GANs (widths, latent size, Adam's rates) are its defaults: the user's
+value wins over them, and the checkpoint records what was used.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from torch import nn
 
 from benchmark.errors import DeepbenchError
-from benchmark.options import option
+from benchmark.options import leave_out, option, with_defaults
 from benchmark.registry import Registry
 from generators.capsgan import CapsuleDiscriminator, PaperCapsuleDiscriminator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, upsampling_plan
+from generators.ddpm import Diffusion
 from generators.sngan import ResNetDiscriminator, ResNetGenerator
+from generators.vae import VAE
 
 GENERATORS = Registry("generator")
 
 
 @dataclass(frozen=True)
 class GANConfig:
-    """Architecture options; the defaults are DCGAN's (latent 100, widths 64)."""
+    """Architecture options; None takes the family's default (:data:`GAN_DEFAULTS` for the GANs)."""
 
-    nz: int = option(100, "Latent size.")
-    ngf: int = option(64, "Generator width.")
-    ndf: int = option(64, "Discriminator width.")
+    nz: int | None = option(None, "Latent size (default: 100 for the GANs, 32 for vae; ddpm's is the image).")
+    ngf: int | None = option(None, "Generator width (default: 64 for the GANs, 32 for vae and ddpm).")
+    ndf: int | None = option(None, "Discriminator width, a VAE's encoder width (default: 64 for the GANs, 32 "
+                                   "for vae).")
     spectral_norm: bool = option(False, "Spectral norm on D's layers (drops D's BatchNorm).")
     minibatch_std: bool = option(False, "Minibatch standard deviation feature in D.")
     routing_iterations: int = option(3, "Dynamic-routing iterations of the capsule discriminators.")
+    sampling_steps: int | None = option(None, "DDIM steps per sample of ddpm (default 50; eta 0).")
 
     def __post_init__(self):
-        for name in ("nz", "ngf", "ndf", "routing_iterations"):
-            if getattr(self, name) < 1:
+        for name in ("nz", "ngf", "ndf", "routing_iterations", "sampling_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+GAN_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64}  # DCGAN's
 
 
 @dataclass
 class GAN:
-    """A generator and its discriminator, with the data shape and classes they were built for."""
+    """A generator and what trains it (its discriminator; None for a family trained on its own loss), with the
+    data shape and classes they were built for, the architecture options they were built with (every one set)
+    and the family's training defaults over the GANs' (:data:`generators.train.GAN_TRAINING`)."""
 
     name: str
     generator: nn.Module
-    discriminator: nn.Module
+    discriminator: nn.Module | None
     channels: int
     image_size: int
     num_classes: int  # 0: unconditional
     config: GANConfig
+    train_defaults: dict = field(default_factory=dict)
 
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
 
     def describe(self) -> dict:
-        """What a checkpoint must match to be loaded into this GAN."""
+        """What a checkpoint must match to be loaded into this GAN (options another family has are left out)."""
+        config = {name: value for name, value in asdict(self.config).items() if value is not None}
         return {"name": self.name, "channels": self.channels, "image_size": self.image_size,
-                "num_classes": self.num_classes, "config": asdict(self.config)}
+                "num_classes": self.num_classes, "config": config}
 
 
 def _build(name: str, discriminator_class, channels: int, image_size: int, classes: int,
            config: GANConfig, extra: dict, generator_class=DCGANGenerator) -> GAN:
+    config = with_defaults(leave_out(config, {"sampling_steps": None}, name), GAN_DEFAULTS)
     generator = generator_class(channels, image_size, config.nz, config.ngf, classes)
     discriminator = discriminator_class(channels, image_size, config.ndf, classes, config.spectral_norm,
                                         config.minibatch_std, **extra)
@@ -114,6 +130,49 @@ def sngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -
 def csngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("csngan", ResNetDiscriminator, channels, image_size, _conditional_classes("csngan", num_classes),
                   config, {}, ResNetGenerator)
+
+
+VAE_UNUSED = {"spectral_norm": False, "minibatch_std": False, "sampling_steps": None}  # a discriminator's, ddpm's
+VAE_DEFAULTS = {"nz": 32, "ngf": 32, "ndf": 32}
+VAE_TRAINING = {"lr_g": 1e-3, "beta1": 0.9}  # Kingma & Ba's Adam defaults at the rate VAEs are usually trained
+
+
+def _vae(name: str, channels: int, image_size: int, classes: int, config: GANConfig) -> GAN:
+    config = with_defaults(leave_out(config, VAE_UNUSED, name), VAE_DEFAULTS)
+    model = VAE(channels, image_size, config.nz, config.ngf, config.ndf, classes)
+    return GAN(name, model, None, channels, image_size, classes, config, VAE_TRAINING)
+
+
+@GENERATORS.register("vae", "convolutional VAE (Kingma & Welling 2014): smooth, low-frequency fakes, no "
+                            "discriminator")
+def vae(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _vae("vae", channels, image_size, 0, config)
+
+
+@GENERATORS.register("cvae", "class-conditional VAE (Sohn et al. 2015; label embedding in encoder and decoder)")
+def cvae(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _vae("cvae", channels, image_size, _conditional_classes("cvae", num_classes), config)
+
+
+DDPM_TRAINING = {"beta1": 0.9, "ema_decay": 0.999}  # Ho et al.'s Adam at their rate (2e-4), and an EMA
+
+
+def _ddpm(name: str, channels: int, image_size: int, classes: int, config: GANConfig) -> GAN:
+    pixels = channels * image_size * image_size
+    unused = {"spectral_norm": False, "minibatch_std": False, "ndf": None, "nz": pixels}  # its noise is an image
+    config = with_defaults(leave_out(config, unused, name), {"ngf": 32, "sampling_steps": 50})
+    model = Diffusion(channels, image_size, config.ngf, classes, config.sampling_steps)
+    return GAN(name, model, None, channels, image_size, classes, config, DDPM_TRAINING)
+
+
+@GENERATORS.register("ddpm", "denoising diffusion (Ho et al. 2020), small U-Net, cosine schedule, DDIM sampling")
+def ddpm(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _ddpm("ddpm", channels, image_size, 0, config)
+
+
+@GENERATORS.register("cddpm", "class-conditional ddpm (label embedding added to the step's)")
+def cddpm(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
+    return _ddpm("cddpm", channels, image_size, _conditional_classes("cddpm", num_classes), config)
 
 
 def create_gan(name: str, channels: int, image_size: int | tuple[int, int], num_classes: int = 0,

@@ -1,9 +1,12 @@
-"""The adversarial training loop: plain, resumable bit for bit, and watched for divergence.
+"""The training loop of every generator family: plain, resumable bit for bit, and watched for divergence.
 
-One step is pytorch/examples' DCGAN step (update D on a real and a fake batch, then G), with the usual
+A GAN's step is pytorch/examples' DCGAN step (update D on a real and a fake batch, then G), with the usual
 stabilisers as small named options: TTUR (separate learning rates), one-sided label smoothing, annealed
 instance noise, feature matching, EMA of G's weights, and in the models spectral norm and minibatch
-standard deviation. Real images stay in memory as one uint8 tensor and are scaled per batch.
+standard deviation. A family without a discriminator (a VAE, a diffusion model) has one step instead: its
+generator's own ``training_loss`` on a real batch, with the noise that loss needs drawn here (see
+:class:`LikelihoodModel`). Everything else is shared: data order, checkpoints, resume, EMA, sample grids,
+scores and ``best.pt``. Real images stay in memory as one uint8 tensor and are scaled per batch.
 
 Reproducibility: the data order of epoch ``e`` comes from its own generator seeded by ``(seed, e)`` and all
 sampling noise from one generator whose state is checkpointed with the models, optimizers, EMA and step,
@@ -28,15 +31,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from benchmark import distributed, sync_batchnorm
 from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint, remove_stale_temp_files, save_checkpoint, write_csv
 from benchmark.images import to_unit_range
-from benchmark.options import option
+from benchmark.options import leave_out, option, with_defaults
 from benchmark.rundir import BEST_CHECKPOINT, LAST_CHECKPOINT
 from benchmark.runtime import progress_bar
+from generators.likelihood import TrainingLoss
 from generators.losses import discriminator_loss, generator_loss, real_probability
 from generators.progress import save_loss_plot, save_sample_grid
 from generators.registry import GAN
@@ -44,9 +48,13 @@ from generators.registry import GAN
 log = logging.getLogger(__name__)
 
 
+GAN_TRAINING = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema_decay": 0.0}  # the DCGAN paper's
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training options. Defaults: Adam 2e-4, betas (0.5, 0.999), batch 64, as in the DCGAN paper."""
+    """Training options. Defaults: batch 64 and, for the GANs, Adam 2e-4 with betas (0.5, 0.999), as in the DCGAN
+    paper; an option left None takes its family's default (:data:`GAN_TRAINING` over ``GAN.train_defaults``)."""
 
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
@@ -57,16 +65,17 @@ class TrainConfig:
                                              "machine does not take away; T threads spend T a minute); on a GPU, "
                                              "of the wall clock. The step it stops at depends on the machine.")
     batch_size: int = option(64, "Images per step.")
-    lr_g: float = option(2e-4, "Generator learning rate (Adam).")
-    lr_d: float = option(2e-4, "Discriminator learning rate (higher than --lr-g: TTUR, Heusel et al. 2017).")
-    beta1: float = option(0.5, "Adam beta1.")
-    beta2: float = option(0.999, "Adam beta2.")
+    lr_g: float | None = option(None, "Generator learning rate (Adam; default 2e-4, vae 1e-3).")
+    lr_d: float | None = option(None, "Discriminator learning rate (default 2e-4; higher than --lr-g: TTUR, "
+                                      "Heusel et al. 2017).")
+    beta1: float | None = option(None, "Adam beta1 (default 0.5, vae and ddpm 0.9).")
+    beta2: float | None = option(None, "Adam beta2 (default 0.999).")
     label_smoothing: float = option(0.0, "One-sided: real targets become 1 - this (e.g. 0.1).")
     instance_noise: float = option(0.0, "Std of noise on D's inputs, annealed linearly to 0 (e.g. 0.1).")
     feature_matching: bool = option(False, "G matches the mean of D's features on real data (Salimans et al. "
                                            "2016).")
-    ema_decay: float = option(0.0, "EMA decay of G's weights, e.g. 0.999 (0: off); sampling then uses the EMA "
-                                   "generator.", aliases=("--ema",))
+    ema_decay: float | None = option(None, "EMA decay of G's weights, e.g. 0.999 (0: off; default off, ddpm "
+                                           "0.999); sampling then uses the EMA generator.", aliases=("--ema",))
     sample_every: int = option(500, "Steps between sample grids.")
     checkpoint_every: int = option(500, "Steps between checkpoints (last.pt).")
     score_every: int = option(1000, "Steps between quality scores that choose checkpoints/best.pt.")
@@ -82,16 +91,33 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):
-            if not 0 < getattr(self, name) < 1:
+            if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must lie in (0, 1), got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 0.5:
             raise DeepbenchError(f"label_smoothing must lie in [0, 0.5), got {self.label_smoothing}")
-        if not 0 <= self.ema_decay < 1:
+        if self.ema_decay is not None and not 0 <= self.ema_decay < 1:
             raise DeepbenchError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if self.instance_noise < 0:
             raise DeepbenchError(f"instance_noise must be >= 0, got {self.instance_noise}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise DeepbenchError(f"max_minutes must be positive, got {self.max_minutes}")
+
+
+ADVERSARIAL_ONLY = {"label_smoothing": 0.0, "instance_noise": 0.0, "feature_matching": False}
+
+
+def warmed_up_ema(decay: float) -> Callable:
+    """EMA updates whose decay grows as min(decay, (1 + n) / (10 + n)) after n updates (TensorFlow's
+    ``ExponentialMovingAverage`` with ``num_updates``): at a fixed 0.999 the average would still hold 0.999**500 =
+    61% of the untrained weights after 500 steps, and sample grids and scores of a short run would show noise."""
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], count: torch.Tensor) -> None:
+        rate = min(decay, (1 + int(count)) / (10 + int(count)))
+        for mean, value in zip(averaged, current, strict=True):
+            if mean.is_floating_point():
+                mean.lerp_(value, 1 - rate)
+            else:  # BatchNorm's count of batches seen
+                mean.copy_(value)
+    return update
 
 
 @dataclass
@@ -122,24 +148,30 @@ class Trainer:
         if len(images) < config.batch_size:
             raise DeepbenchError(f"{len(images)} training images are fewer than one batch of {config.batch_size}; "
                                  f"lower --batch-size")
+        config = with_defaults(config, {**GAN_TRAINING, **gan.train_defaults})  # what training uses, and records
+        if gan.discriminator is None:
+            config = leave_out(config, ADVERSARIAL_ONLY, gan.name)
         self.gan, self.config, self.device = gan, config, torch.device(device)
         self.images = images
         self.labels = labels.long() if gan.conditional else torch.zeros(len(images), dtype=torch.long)
         self.out, self.scorer, self.score_samples = Path(out), scorer, score_samples
         # channels_last: oneDNN's and cuDNN's fast convolution layout (measured 8-15% faster on 2 CPU cores)
         self.G = gan.generator.to(self.device, memory_format=torch.channels_last)
-        self.D = gan.discriminator.to(self.device, memory_format=torch.channels_last)
+        self.D = (gan.discriminator.to(self.device, memory_format=torch.channels_last)
+                  if gan.discriminator is not None else None)  # None: a family that trains on its own loss
         self.part = distributed.local_batch(config.batch_size)  # this rank's rows of every global batch
         if config.sync_bn and distributed.enabled():
-            sync_batchnorm.convert(self.G)
-            sync_batchnorm.convert(self.D)
-        self.train_g = distributed.data_parallel(self.G, self.device)  # self.G itself under one process
-        self.train_d = distributed.data_parallel(self.D, self.device)
+            for network in filter(None, (self.G, self.D)):
+                sync_batchnorm.convert(network)
+        # each network itself under one process
+        self.train_g = distributed.data_parallel(self.G if self.D is not None else TrainingLoss(self.G), self.device)
+        self.train_d = distributed.data_parallel(self.D, self.device) if self.D is not None else None
         self.g_parameters = list(self.G.parameters())
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.g_parameters, lr=config.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
-        self.ema = (AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.opt_d = (torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
+                      if self.D is not None else None)
+        self.ema = (AveragedModel(self.G, multi_avg_fn=warmed_up_ema(config.ema_decay), use_buffers=True)
                     if config.ema_decay and distributed.is_main() else None)
         self.noise = torch.Generator(self.device).manual_seed(config.seed)
         self.steps_per_epoch = len(images) // config.batch_size
@@ -173,8 +205,9 @@ class Trainer:
         return {"kind": checkpoint_kind(self.gan), "gan": self.gan.describe(), "train": asdict(self.config),
                 "step": self.step, "seconds": self.seconds, "budget_seconds": self.budget_seconds,
                 "generator": self.G.state_dict(),
-                "discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+                "discriminator": self.D.state_dict() if self.D is not None else None,
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+                "ema": self.ema.state_dict() if self.ema else None,
                 "noise_rng": self.noise.get_state(), "history": self.history,
                 "best_step": self.best_step, "best_score": self.best_score, **extra}
 
@@ -199,9 +232,10 @@ class Trainer:
             raise DeepbenchError(f"{path} was trained by {saved_world} process(es), this run has "
                                  f"{distributed.world_size()}; resume with torchrun --nproc_per_node={saved_world}")
         self.G.load_state_dict(state["generator"])
-        self.D.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if self.D is not None:
+            self.D.load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.noise.set_state(state["noise_rng"])
@@ -233,6 +267,9 @@ class Trainer:
         return images + std * torch.randn(shape, generator=self.noise, device=self.device)[self.part]
 
     def train_step(self, step: int) -> dict:
+        return self.adversarial_step(step) if self.D is not None else self.likelihood_step(step)
+
+    def adversarial_step(self, step: int) -> dict:
         config, kind = self.config, self.D.loss
         real, real_labels = self.batch(step)
         batch = config.batch_size  # noise for the global batch; this rank keeps its rows
@@ -270,6 +307,21 @@ class Trainer:
                                    "d_fake": d_fake})  # the global batch's, the same on every rank
         return {"step": step + 1, "epoch": step // self.steps_per_epoch + 1, **values}
 
+    def likelihood_step(self, step: int) -> dict:
+        """One step of a family without a discriminator: its own loss on a real batch, noise drawn for the global
+        batch and sliced as in the adversarial step."""
+        real, labels = self.batch(step)
+        noise = self.G.training_noise(self.config.batch_size, self.noise, self.device)
+        losses = self.train_g(real, labels if self.gan.conditional else None,
+                              {name: value[self.part] for name, value in noise.items()})
+        self.opt_g.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.G)
+        values = distributed.mean({name: value.item() for name, value in losses.items()})
+        return {"step": step + 1, "epoch": step // self.steps_per_epoch + 1, **values}
+
     def unsynced_d(self) -> contextlib.AbstractContextManager:
         return self.train_d.no_sync() if self.train_d is not self.D else contextlib.nullcontext()
 
@@ -289,11 +341,14 @@ class Trainer:
     def check_divergence(self, row: dict) -> None:
         """Stop on NaN/inf losses or a discriminator that has won outright for ``divergence_patience`` steps."""
         good = f"the last good checkpoint is {self.checkpoint_dir / 'last.pt'}"
-        if not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g")):
-            raise DeepbenchError(f"{self.gan.name} diverged at step {row['step']} (loss_d={row['loss_d']}, "
-                                 f"loss_g={row['loss_g']}); {good}; lower --lr or add --spectral-norm")
+        losses = {name: value for name, value in row.items() if name.startswith("loss")}
+        if not all(math.isfinite(value) for value in losses.values()):
+            values = ", ".join(f"{name}={value}" for name, value in losses.items())
+            fix = " or add --spectral-norm" if self.D is not None else ""
+            raise DeepbenchError(f"{self.gan.name} diverged at step {row['step']} ({values}); {good}; lower --lr"
+                                 f"{fix}")
         recent = self.history[-self.config.divergence_patience:]
-        if len(recent) == self.config.divergence_patience and all(
+        if self.D is not None and len(recent) == self.config.divergence_patience and all(
                 r["d_real"] > 0.99 and r["d_fake"] < 0.01 for r in recent):
             raise DeepbenchError(f"{self.gan.name} collapsed: D(x) > 0.99 and D(G(z)) < 0.01 for the last "
                                  f"{len(recent)} steps (to step {row['step']}); {good}; try --label-smoothing "
@@ -340,8 +395,8 @@ class Trainer:
             self.step += 1
             self.seconds, self.budget_seconds = time.perf_counter() - started, self.budget_clock() - budget_started
             bar.update()
-            bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
-                            d_real=f"{row['d_real']:.2f}", d_fake=f"{row['d_fake']:.2f}", refresh=False)
+            bar.set_postfix({name: f"{value:.3g}" for name, value in row.items() if name not in ("step", "epoch")},
+                            refresh=False)
             finished = self.step == self.total_steps or self.out_of_time()
             main = distributed.is_main()
             if main and (self.step % config.sample_every == 0 or finished):

@@ -76,6 +76,9 @@ def load_judge(folder: str | os.PathLike, run: RunDir, name: str, data: dict, de
         raise DeepbenchError(f"{folder} has no checkpoint {checkpoint.name}: GAM compares GANs trained here, not "
                              f"imported fakes")
     state, gan = load_gan(checkpoint)
+    if gan.discriminator is None:
+        raise DeepbenchError(f"{folder} holds {name}, which trains without a discriminator: GAM compares two GANs "
+                             f"by their discriminators")
     gan.discriminator.load_state_dict(state["discriminator"])
     gan.discriminator.to(device).train()
     labels = manifest["label"]

@@ -1,5 +1,7 @@
 """``deepbench generate`` and ``deepbench run`` end to end on the embedded data, with tiny models."""
 
+import json
+
 import pandas as pd
 
 import generators.generate as generate_module
@@ -96,3 +98,34 @@ def test_force_replaces_a_run_of_other_data_or_retrains_a_generator(tmp_path):
     assert replaced.exit_code == 0, replaced.output
     stages = RunDir(out).read_record()["stages"]
     assert [s["config"]["dataset"] for s in stages] == ["embedded:4"] and mine.read_text() == "not deepbench's\n"
+
+
+def test_the_families_without_a_discriminator_take_every_familys_path_through_detect_and_report(tmp_path):
+    """vae and ddpm in one call, with options only one of them uses (the other says it ignores them): manifests
+    with provenance, the cross-generator detection matrix, the report's metrics, and GAM's refusal."""
+    out = tmp_path / "run"
+    generated = invoke("generate", "--dataset", "embedded:0,1", "--generator", "vae", "--generator", "ddpm",
+                       "--nz", "8", "--ngf", "8", "--ndf", "8", "--sampling-steps", "4",
+                       "--batch-size", "32", "--max-steps", "10", "--num-samples", "60", "--out", str(out))
+    assert generated.exit_code == 0, generated.output
+    run = RunDir(out)
+    ddpm = pd.read_csv(run.fakes("ddpm") / "manifest.csv")
+    assert len(ddpm) == 60 and set(ddpm["step"]) == {10} and ddpm["checkpoint_sha256"].nunique() == 1
+    ddpm_config = load_checkpoint(run.last_checkpoint("ddpm"))["gan"]["config"]
+    assert (ddpm_config["nz"], ddpm_config["sampling_steps"]) == (784, 4)  # --nz is vae's
+    assert "sampling_steps" not in load_checkpoint(run.last_checkpoint("vae"))["gan"]["config"]
+    detected = invoke("detect", "--run", str(out), "--detector", "cnn", "--epochs", "1", "--batch-size", "32",
+                      "--perturbation", "none")
+    assert detected.exit_code == 0, detected.output
+    reported = invoke("report", "--run", str(out), "--no-inception", "--num-samples", "40")
+    assert reported.exit_code == 0, reported.output
+    results = json.loads((out / "report" / "results.json").read_text())
+    matrix = pd.DataFrame(results["detectors"]).query("protocol == 'raw'")
+    families = {"vae", "ddpm"}
+    assert set(zip(matrix["train_generator"], matrix["eval_set"], strict=True)) == {
+        (a, b) for a in families for b in families}
+    assert matrix["auc"].between(0, 1).all() and (matrix["n_fake"] > 0).all()
+    metrics = {row["generator"]: row for row in results["generators"]}
+    assert set(metrics) == families and all(metrics[name]["domain_samples_fake"] == 40 for name in families)
+    refused = invoke("report", "--gam", str(out / "generators" / "ddpm"), str(out / "generators" / "vae"))
+    assert refused.exit_code == 2 and "ddpm, which trains without a discriminator" in refused.output

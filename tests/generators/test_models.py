@@ -75,4 +75,5 @@ def test_bad_requests_are_clear_errors(call, message):
 
 
 def test_registry_lists_all_generators():
-    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan", "capsgan-paper", "sngan", "csngan"]
+    assert GENERATORS.names() == ["dcgan", "cdcgan", "capsgan", "ccapsgan", "capsgan-paper", "sngan", "csngan", "vae",
+                                "cvae", "ddpm", "cddpm"]

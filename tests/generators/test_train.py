@@ -61,6 +61,23 @@ def test_training_moves_fakes_toward_the_data(tmp_path, name, model_options, tra
     assert (tmp_path / "samples" / "step_000320.png").exists()
 
 
+def test_the_ema_warms_up_as_tensorflows_does_then_decays_at_the_given_rate(tmp_path):
+    """After the weights w1, w2, w3 of three steps: the first update copies w1, the second averages at
+    min(0.999, 2/11), the third at min(0.999, 3/12); at decay 0.1 the cap binds from the second update on."""
+    images, labels = blobs(96)
+    for decay, rates in ((0.999, (2 / 11, 3 / 12)), (0.1, (0.1, 0.1))):
+        trainer = Trainer(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path,
+                          TrainConfig(batch_size=32, ema_decay=decay))
+        weights = []
+        for step in range(3):
+            trainer.train_step(step)
+            weights.append(trainer.G.main[0].weight.detach().clone())
+        expected = weights[0]
+        for rate, current in zip(rates, weights[1:], strict=True):
+            expected = rate * expected + (1 - rate) * current
+        assert torch.allclose(trainer.ema.module.main[0].weight, expected, rtol=0, atol=1e-7)
+
+
 def test_the_papers_capsule_discriminator_trains_its_generator_toward_the_data(tmp_path):
     """capsgan-paper's margin-loss objective on one "real" capsule, on the blobs scaled to 28 px (its size).
     With spectral norm: with BatchNorm, this tiny D wins outright on these toy images (so does capsgan's)."""
@@ -100,8 +117,8 @@ def test_one_step_is_the_textbook_dcgan_step(tmp_path):
     config = TrainConfig(batch_size=32, seed=3)
     trainer = Trainer(gan, images, labels, tmp_path, config)
     g, d = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
-    opt_g = torch.optim.Adam(g.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
-    opt_d = torch.optim.Adam(d.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))  # the DCGAN paper's, our GAN defaults
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real, _ = trainer.batch(0)
     z = torch.randn(config.batch_size, TINY.nz, generator=torch.Generator().manual_seed(config.seed))
 

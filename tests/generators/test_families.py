@@ -1,0 +1,140 @@
+"""The families trained without a discriminator (vae, ddpm) learn the data, resume bit for bit, and ddpm's DDIM
+sampler draws from the distribution DDPM's own sampler draws from."""
+
+import pandas as pd
+import pytest
+import torch
+
+from benchmark.files import load_checkpoint
+from benchmark.images import to_unit_range
+from generators.ddpm import ancestral_sample, cosine_alpha_bar, ddim_sample
+from generators.registry import GANConfig, create_gan
+from generators.train import TrainConfig, train
+from tests.generators.test_train import blobs
+
+TINY = {"vae": GANConfig(nz=8, ngf=8, ndf=8), "cvae": GANConfig(nz=8, ngf=8, ndf=8),
+        "cddpm": GANConfig(ngf=8, sampling_steps=10)}
+
+
+@torch.no_grad()
+def held_out_loss(gan, seed=1):
+    """The family's training loss on 256 unseen blobs, with fixed noise, in eval mode."""
+    images, labels = blobs(256, seed=seed)
+    model = gan.generator.eval()
+    noise = model.training_noise(256, torch.Generator().manual_seed(seed), torch.device("cpu"))
+    losses = model.training_loss(to_unit_range(images), labels if gan.conditional else None, **noise)
+    model.train()
+    return {name: value.item() for name, value in losses.items()}
+
+
+def test_a_few_hundred_vae_steps_halve_the_loss_of_unseen_data(tmp_path):
+    """The negative ELBO of unseen blobs, and its reconstruction term alone, fall below half the untrained
+    model's."""
+    torch.manual_seed(0)
+    images, labels = blobs(256)
+    gan = create_gan("vae", 1, 8, config=TINY["vae"])
+    before = held_out_loss(gan)
+    train(gan, images, labels, tmp_path, TrainConfig(epochs=30, batch_size=32, sample_every=10**6, seed=0),
+          progress=False)
+    after = held_out_loss(gan)
+    assert after["loss"] < 0.5 * before["loss"] and after["loss_reconstruction"] < 0.5 * before["loss_reconstruction"]
+
+
+def test_a_trained_cddpm_predicts_the_noise_and_draws_the_asked_class(tmp_path):
+    """The noise-prediction error of unseen blobs falls from 1 (the untrained U-Net predicts no noise) below 0.25;
+    the blobs' class is the corner that is bright, and DDIM samples asked for class 0 are brighter top-left than
+    bottom-right (the reverse for class 1) in over 90% of cases, where chance is 50%."""
+    torch.manual_seed(0)
+    images, labels = blobs(256)
+    gan = create_gan("cddpm", 1, 8, num_classes=2, config=TINY["cddpm"])
+    before = held_out_loss(gan)
+    train(gan, images, labels, tmp_path, TrainConfig(epochs=30, batch_size=32, lr_g=1e-3, sample_every=10**6,
+                                                     seed=0), progress=False)
+    assert before["loss"] == pytest.approx(1.0, abs=0.1) and held_out_loss(gan)["loss"] < 0.25
+    asked = torch.arange(200) % 2
+    with torch.no_grad():
+        fakes = gan.generator.eval()(torch.randn(200, 64, generator=torch.Generator().manual_seed(3)), asked)
+    corner_gap = fakes[:, 0, :4, :4].mean((1, 2)) - fakes[:, 0, 4:, 4:].mean((1, 2))
+    assert ((corner_gap > 0) == (asked == 0)).float().mean() > 0.9
+
+
+def steps_of(name, out, steps, resume=False):
+    torch.manual_seed(123)  # model initialisation
+    images, labels = blobs(128)
+    config = TrainConfig(epochs=300, max_steps=steps, batch_size=16, ema_decay=0.9, sample_every=15,
+                         checkpoint_every=5000, seed=4)
+    train(create_gan(name, 1, 8, num_classes=2, config=TINY[name]), images, labels, out, config, resume=resume,
+          progress=False)
+    return load_checkpoint(out / "checkpoints" / "last.pt")
+
+
+@pytest.mark.parametrize("name", ["cvae", "cddpm"])
+def test_resume_is_bit_identical(tmp_path, name):
+    """40 steps straight equal 20 + resume + 20, with the family's noise, the data order and the EMA in play."""
+    straight = steps_of(name, tmp_path / "straight", 40)
+    steps_of(name, tmp_path / "split", 20)
+    resumed = steps_of(name, tmp_path / "split", 40, resume=True)
+    assert resumed["step"] == straight["step"] == 40 and straight["discriminator"] is None
+    for part in ("generator", "ema"):
+        for key, value in straight[part].items():
+            assert torch.equal(value, resumed[part][key]), (part, key)
+    assert torch.equal(straight["noise_rng"], resumed["noise_rng"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "straight" / "losses.csv"),
+                                  pd.read_csv(tmp_path / "split" / "losses.csv"))
+
+
+def test_ddim_over_every_step_draws_what_ancestral_sampling_draws():
+    """With the exact noise predictor of Gaussian data (per pixel N(mu, 0.2^2): E[eps | x_t] is
+    sqrt(1 - a) (x_t - sqrt(a) mu) / (a 0.2^2 + 1 - a) at signal share a), both samplers must return that
+    distribution. 4,000 samples: a pixel's mean has a standard error of 0.2 / sqrt(4000) = 0.0032, so 0.016
+    (5 standard errors) bounds the error of either mean image and 0.023 (5 of their difference's) the gap between
+    them; the pixels' standard deviation must come out at 0.2 within 0.01 (its own standard error is 0.0022).
+    A sampler with a wrong coefficient misses these by far more."""
+    alpha_bar = cosine_alpha_bar()
+    mu, spread = torch.linspace(-0.5, 0.5, 16).view(1, 1, 4, 4), 0.2
+
+    def exact(x, t, labels):
+        signal = alpha_bar[t][:, None, None, None]
+        return (1 - signal).sqrt() * (x - signal.sqrt() * mu) / (signal * spread**2 + 1 - signal)
+
+    noise = torch.randn(4000, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    ddim = ddim_sample(exact, noise, None, alpha_bar, len(alpha_bar))
+    ancestral = ancestral_sample(exact, noise, None, alpha_bar, torch.Generator().manual_seed(1))
+    for samples in (ddim, ancestral):
+        assert (samples.mean(0) - mu).abs().max() < 0.016
+        assert samples.std(0).mean().item() == pytest.approx(spread, abs=0.01)
+    assert (ddim.mean(0) - ancestral.mean(0)).abs().max() < 0.023
+    fifty = ddim_sample(exact, noise, None, alpha_bar, 50)  # the default: the same mean, a little less spread
+    assert (fifty.mean(0) - mu).abs().max() < 0.016 and fifty.std(0).mean().item() == pytest.approx(spread, abs=0.02)
+
+
+@pytest.mark.parametrize(("name", "config", "train_options", "ignored"), [
+    ("ddpm", GANConfig(nz=100), {}, "--nz"),
+    ("vae", GANConfig(spectral_norm=True), {}, "--spectral-norm"),
+    ("dcgan", GANConfig(sampling_steps=20), {}, "--sampling-steps"),
+    ("vae", GANConfig(), {"label_smoothing": 0.1}, "--label-smoothing"),
+])
+def test_an_option_the_family_has_no_use_for_is_named_in_a_warning_and_not_recorded(tmp_path, caplog, name, config,
+                                                                                    train_options, ignored):
+    """One generate call passes its options to every family it trains, so another family's option is no error;
+    but the user hears which family ignores it, and the checkpoint records only what was used."""
+    images, labels = blobs(64)
+    train(create_gan(name, 1, 8, config=config), images, labels, tmp_path,
+          TrainConfig(max_steps=1, batch_size=16, **train_options), progress=False)
+    assert f"{name} has no use for {ignored}; ignored for it" in caplog.text
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
+    recorded = {**state["gan"]["config"], **state["train"]}
+    option = ignored[2:].replace("-", "_")
+    assert recorded.get(option) in (None, False, 0.0, 64)  # 64: ddpm's noise is the 8x8 image
+
+
+def test_a_family_default_yields_to_the_users_value_and_the_checkpoint_records_what_was_used(tmp_path):
+    images, labels = blobs(64)
+    train(create_gan("ddpm", 1, 8, config=GANConfig(ngf=8)), images, labels, tmp_path / "default",
+          TrainConfig(max_steps=1, batch_size=16), progress=False)
+    train(create_gan("ddpm", 1, 8, config=GANConfig(ngf=8)), images, labels, tmp_path / "given",
+          TrainConfig(max_steps=1, batch_size=16, beta1=0.5, ema_decay=0.0), progress=False)
+    default, given = (load_checkpoint(tmp_path / run / "checkpoints" / "last.pt") for run in ("default", "given"))
+    assert (default["train"]["lr_g"], default["train"]["beta1"], default["train"]["ema_decay"]) == (2e-4, 0.9, 0.999)
+    assert (given["train"]["beta1"], given["train"]["ema_decay"], given["ema"]) == (0.5, 0.0, None)
+    assert default["gan"]["config"]["nz"] == 64 and default["gan"]["config"]["sampling_steps"] == 50
