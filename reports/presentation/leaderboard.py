@@ -184,6 +184,27 @@ SHORTCUT_MEANINGS = {  # what a baseline that matches the networks says about th
 }
 
 
+def quality_detectability_table(results: dict) -> pd.DataFrame:
+    """One row per generator and learned detector: the generator's sample quality (FID, or the domain KID where
+    a generator has no FID) beside the in-distribution AUC of that detector on its held-out fakes (headline
+    protocol, no perturbation) with its interval and counts. Every detector is a series of its own: picking the
+    best per generator would select on the evaluation split. Empty with fewer than two generators or no detector.
+    """
+    frame = detector_table(results)
+    generators = pd.DataFrame(results["generators"])
+    if frame.empty or len(generators) < 2:
+        return pd.DataFrame()
+    metric = "fid" if "fid" in generators and generators["fid"].notna().all() else "domain_kid_mean"
+    if metric not in generators or generators[metric].isna().any():
+        return pd.DataFrame()
+    own = learned(frame[frame["train_generator"] == frame["eval_set"]])
+    quality = generators.set_index("generator")[metric]
+    return pd.DataFrame({"generator": own["train_generator"], "detector": own["detector"],
+                         "quality_metric": metric, "quality": own["train_generator"].map(quality).to_numpy(),
+                         "auc": own["auc"], "auc_ci": own["auc_ci"] if "auc_ci" in own else None,
+                         "n_real": own["n_real"], "n_fake": own["n_fake"]}).dropna(subset=["quality"])
+
+
 def shortcut_warnings(results: dict) -> list[str]:
     """A sentence for each evaluation set where a trivial baseline comes within ``SHORTCUT_MARGIN`` AUC of the
     best learned detector trained on the same fakes: there, the detectors may have learned that statistic."""

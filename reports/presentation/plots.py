@@ -1,4 +1,5 @@
-"""The pictures of a report: sample grids, ROC curves, cross-generator AUC heatmaps and robustness charts.
+"""The pictures of a report: sample grids, ROC curves, cross-generator AUC heatmaps, robustness charts, and sample
+quality against detectability.
 
 Every function draws one figure, writes it atomically as a PNG sized for a web page and returns the path.
 Labels come from generator, detector and data set names, which users choose, so text is drawn literally:
@@ -117,4 +118,34 @@ def save_robustness_plot(frame: pd.DataFrame, path: str | Path, title: str) -> P
         axes.axhline(CHANCE, linestyle="--", color="gray", label="chance")
         axes.set(ylim=(0, 1), title=title, xlabel="perturbation", ylabel="ROC AUC")
         figure.legend(loc="outside right upper", fontsize="small")  # beside the bars, which may reach 1.0
+    return Path(path)
+
+
+QUALITY_LABELS = {"fid": "FID (lower: closer to the reals)",
+                  "domain_kid_mean": "domain KID (lower: closer to the reals)"}
+
+
+def save_quality_detectability_plot(table: pd.DataFrame, path: str | Path) -> Path:
+    """Each generator's sample quality (x) against a detector's in-distribution AUC on its fakes (y, with its
+    bootstrap interval), one series per detector, each point named by its generator: whether better fakes are
+    harder to catch. Rows as :func:`reports.presentation.leaderboard.quality_detectability_table` gives them."""
+    if table.empty:
+        raise DeepbenchError("save_quality_detectability_plot got no points; report two or more generators with "
+                             "detectors first")
+    with _figure(Path(path), figsize=(6.5, 4.5)) as (_, axes):
+        for detector, rows in table.groupby("detector", sort=True):
+            intervals = [ci if isinstance(ci, (list, tuple)) else (auc, auc)  # results without intervals: none
+                         for auc, ci in zip(rows["auc"], rows["auc_ci"], strict=True)]
+            errors = np.array([[auc - low, high - auc] for auc, (low, high) in zip(rows["auc"], intervals,
+                                                                                   strict=True)]).T
+            axes.errorbar(rows["quality"], rows["auc"], yerr=errors, fmt="o", capsize=3, label=str(detector))
+        for name, rows in table.groupby("generator"):  # one name per generator, above its highest point
+            top = rows.loc[rows["auc"].idxmax()]
+            axes.annotate(str(name), (top["quality"], top["auc"]), textcoords="offset points", xytext=(4, 6),
+                          fontsize=8)
+        axes.axhline(CHANCE, linestyle="--", color="gray", label="chance")
+        axes.set(xlabel=QUALITY_LABELS.get(table["quality_metric"].iloc[0], table["quality_metric"].iloc[0]),
+                 ylabel="AUC on its held-out fakes", ylim=(min(0.0, table["auc"].min()), 1.02),
+                 title="Sample quality against detectability")
+        axes.legend(fontsize="small", title="detector")
     return Path(path)

@@ -39,11 +39,18 @@ from reports.presentation.leaderboard import (
     generator_table,
     learned,
     markdown_tables,
+    quality_detectability_table,
     readable_tables,
     robustness_table,
     shortcut_warnings,
 )
-from reports.presentation.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+from reports.presentation.plots import (
+    save_auc_heatmap,
+    save_image_grid,
+    save_quality_detectability_plot,
+    save_robustness_plot,
+    save_roc_curves,
+)
 
 GRID_ROWS = 8
 
@@ -150,6 +157,9 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         matrices = {name: frame.pivot(index="train_generator", columns="eval_set", values="auc")
                     for name, frame in clean.groupby("detector", sort=True)}
         figures["heatmap"] = save_auc_heatmap(matrices, folder / "auc-heatmap.png")
+        quality = quality_detectability_table(results)
+        if not quality.empty:
+            figures["quality"] = save_quality_detectability_plot(quality, folder / "quality-detectability.png")
         robustness = robustness_table(results)
         if not robustness.empty:  # empty when the detectors were trained in another run (evaluate --with-detectors)
             figures["robustness"] = save_robustness_plot(robustness.T, folder / "robustness.png",
@@ -186,6 +196,10 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
                           for key, path in figures.items() if key.startswith("matched:")]
     if "heatmap" in figures:
         detection.figures += [("Cross-generator AUC (rows: trained on; columns: evaluated on)", figures["heatmap"])]
+        if "quality" in figures:
+            detection.figures.append(("Sample quality against detectability: each generator's quality beside each "
+                                      "detector's AUC on its held-out fakes, with 95% bootstrap intervals",
+                                      figures["quality"]))
         if "robustness" in figures:
             detection.figures.append(("Robustness to perturbations", figures["robustness"]))
         detection.figures += [(f"ROC curves: {key.removeprefix('roc:')}", path) for key, path in figures.items()

@@ -9,7 +9,14 @@ import torch
 from PIL import Image
 
 from benchmark.errors import DeepbenchError
-from reports.presentation.plots import save_auc_heatmap, save_image_grid, save_robustness_plot, save_roc_curves
+from reports.presentation.leaderboard import quality_detectability_table
+from reports.presentation.plots import (
+    save_auc_heatmap,
+    save_image_grid,
+    save_quality_detectability_plot,
+    save_robustness_plot,
+    save_roc_curves,
+)
 
 
 def opened(path):
@@ -119,3 +126,36 @@ def test_robustness_plot(tmp_path, monkeypatch):
 def test_robustness_plot_needs_values(tmp_path):
     with pytest.raises(DeepbenchError, match="no AUCs"):
         save_robustness_plot(pd.DataFrame(), tmp_path / "robustness.png", "robustness")
+
+
+def detection_row(detector, trained_on, evaluated_on, auc, protocol="matched", perturbation="none"):
+    return {"detector": detector, "train_generator": trained_on, "eval_set": evaluated_on, "auc": auc,
+            "auc_ci": [auc - 0.01, auc + 0.01], "protocol": protocol, "perturbation": perturbation, "n_real": 200,
+            "n_fake": 180}
+
+
+def test_quality_against_detectability_pairs_each_generator_with_each_detectors_auc_on_its_own_fakes(
+        tmp_path, monkeypatch):
+    """Only in-distribution, clean, headline-protocol rows of learned detectors; each generator's FID beside them,
+    a series per detector (no best-of selection on the evaluation split), error bars from the intervals."""
+    results = {"generators": [{"generator": "vae", "fid": 80.0}, {"generator": "ddpm", "fid": 20.0}],
+               "detectors": [detection_row("cnn", "vae", "vae", 0.99), detection_row("cnn", "ddpm", "ddpm", 0.7),
+                             detection_row("cnn", "vae", "ddpm", 0.4), detection_row("capsule", "ddpm", "ddpm", 0.6),
+                             detection_row("capsule", "vae", "vae", 0.95),
+                             detection_row("baseline:spectrum", "vae", "vae", 1.0),
+                             detection_row("cnn", "vae", "vae", 0.5, protocol="raw"),
+                             detection_row("cnn", "vae", "vae", 0.8, perturbation="jpeg75")]}
+    table = quality_detectability_table(results).sort_values(["detector", "generator"])
+    assert table[["detector", "generator", "quality", "auc"]].values.tolist() == [
+        ["capsule", "ddpm", 20.0, 0.6], ["capsule", "vae", 80.0, 0.95], ["cnn", "ddpm", 20.0, 0.7],
+        ["cnn", "vae", 80.0, 0.99]]
+    bars, errorbar = [], plt.Axes.errorbar
+    monkeypatch.setattr(plt.Axes, "errorbar", lambda self, x, y, *a, **k: bars.append((k["label"], list(x), list(y),
+                                                                                        k["yerr"])) or errorbar(
+        self, x, y, *a, **k))
+    assert web_sized(opened(save_quality_detectability_plot(table, tmp_path / "quality.png")))
+    assert [(label, x, y) for label, x, y, _ in bars] == [("capsule", [20.0, 80.0], [0.6, 0.95]),
+                                                         ("cnn", [20.0, 80.0], [0.7, 0.99])]
+    np.testing.assert_allclose(bars[0][3], 0.01)
+    one = {**results, "generators": results["generators"][:1]}
+    assert quality_detectability_table(one).empty  # one generator: nothing to relate
