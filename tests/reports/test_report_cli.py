@@ -68,12 +68,13 @@ def test_report_writes_tables_figures_and_a_page_with_all_of_them(run):
     assert metrics["fid"] is None and "--no-inception" in metrics["inception_missing"]
     page = (report / "index.html").read_text()
     figures = ["real.png", "fakes-dcgan.png", "fakes-cdcgan.png", "auc-heatmap.png", "robustness.png",
-               "roc-cnn@dcgan.png", "roc-cnn@cdcgan.png", "matched-dcgan.png", "matched-cdcgan.png"]
+               "roc-cnn@dcgan.png", "roc-cnn@cdcgan.png", "matched-dcgan.png", "matched-cdcgan.png",
+               "quality-detectability.png"]
     assert all((report / "figures" / name).is_file() for name in figures)
     assert page.count("<img") == len(figures) + 2  # and each generator's loss curves
     for promised in ("Sample quality", "Samples", "Training", "Detection", "Cross-generator AUC", "ROC curves",
                      "GAN-train", "GAN-test", "Robustness, matched protocol (AUC", "Protocols (clean AUC",
-                     "after statistics matching"):
+                     "after statistics matching", "Sample quality against detectability"):
         assert promised in page, promised
     assert "| cnn@dcgan" in (report / "leaderboard.md").read_text()
 
