@@ -70,8 +70,8 @@ def runs_table(out: Path) -> pd.DataFrame:
             name = metrics["generator"]
             state = load_checkpoint(run.last_checkpoint(name))
             rows.append({"experiment": folder.name, "generator": name, "dataset": config["dataset"],
-                         "budget_minutes": train["max_minutes"], "machine": machine, "lr": train["lr_g"],
-                         "seed": train["seed"],
+                         "budget_minutes": train["max_minutes"], "machine": machine,
+                         "lr": state["train"]["lr_g"], "seed": train["seed"],  # the rate used, a default too
                          "validation_kid": state["best_score"], "samples_real": metrics["samples_real"],
                          "samples_fake": metrics["samples_fake"], **{key: metrics[key] for key in METRICS}})
     if not rows:

@@ -1,18 +1,20 @@
 """The capsule question against training time: FID of each discriminator's GAN after growing CPU-time budgets.
 
-Each discriminator trains DCGAN's generator at the learning rate the capsule question chose for it (``chosen_lr``
-in ``benchmark/results/capsule-question/summary.json``), with the suite's options (full MNIST, 100 epochs at most,
-2 torch threads), seeds 0-2. One run per discriminator and seed grows through ``--budgets`` (CPU minutes, what
-``train.max_minutes`` counts): each budget resumes the run where the last one stopped, samples ``--fakes`` fakes
-from ``best.pt`` as the suite does, and scores them as ``deepbench report`` does (``MetricOptions(num_samples=
-1000, seed=SEED)``: FID and KID against 1,000 reals of the training split). Training scores a checkpoint every
-1,000 steps and at the end of each call, so here at every budget too: ``best.pt`` at a budget is the best of the
-checkpoints scored up to it, where the suite with that ``max_minutes`` would have scored the last one alone. That
-differs only where an earlier budget's checkpoint stays best (``sampled_step`` below ``train_steps``).
+Each discriminator trains DCGAN's generator at the learning rate the capsule question chose for it (``chosen_lr`` in
+``benchmark/results/capsule-question/summary.json``), with the suite's options (full MNIST, 100 epochs at most) at
+``--threads`` torch threads (the suite's 2 by default; the JSON records the count), seeds 0-2. One run per
+discriminator and seed grows through ``--budgets`` (CPU minutes, what ``train.max_minutes`` counts): each budget
+resumes the run where the last one stopped, samples ``--fakes`` fakes from ``best.pt`` as the suite does, and scores
+them as ``deepbench report`` does (``MetricOptions(num_samples=1000, seed=SEED)``: FID and KID against 1,000 reals
+of the training split). Training scores a checkpoint every 1,000 steps and at the end of each call, so here at every
+budget too: ``best.pt`` at a budget is the best of the checkpoints scored up to it, where the suite with that
+``max_minutes`` would have scored the last one alone. That differs only where an earlier budget's checkpoint stays
+best (``sampled_step`` below ``train_steps``).
 
-With ``--epochs`` the budgets count epochs instead, the equal-epochs view: each run trains to the budget's epoch
-with no time limit, so every discriminator's GAN has seen the same images, and the CPU seconds that took are
-recorded beside the FID.
+With ``--epochs`` the budgets count whole epochs instead, the equal-epochs view: each run trains to the budget's
+epoch with no time limit, so every discriminator's GAN has seen the same images, and the seconds of training that
+took (wall clock) are recorded beside the FID. The runs of the two views belong in different ``--out`` folders and
+their points in different ``--json`` files.
 
 Prints FID per discriminator and budget, mean [95% t-interval over seeds], writes every point to ``--json`` (a
 second call with the same ``--out`` and ``--json`` computes only the points missing) and draws ``--plot``.
@@ -68,7 +70,7 @@ def point(out: Path, generator: str, lr: float, seed: int, budget: float, unit: 
 
 
 def summary(points: pd.DataFrame, budget: str) -> pd.DataFrame:
-    """Mean and 95% t-interval over the seeds of FID, of the steps and of the CPU seconds, per discriminator and
+    """Mean and 95% t-interval over the seeds of FID, and the mean steps and seconds of training, per discriminator and
     ``budget`` (the column of the budgets)."""
     rows = []
     for (generator, value), cell in points.groupby(["generator", budget]):
@@ -118,17 +120,25 @@ def main() -> None:
                         help="the budgets count epochs, not CPU minutes: the equal-epochs view")
     parser.add_argument("--threads", type=int, default=THREADS, help="torch threads (recorded with the points)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--discriminators", nargs="+", help="only these (default: every one the question chose a rate "
+                                                                "for)")
     parser.add_argument("--fakes", type=int, default=REALS, help="fakes sampled at each budget")
     parser.add_argument("--json", type=Path, required=True, help="every point; the points it holds are kept")
     parser.add_argument("--plot", type=Path, help="PNG of FID against the budget")
     args = parser.parse_args()
     unit = "epochs" if args.epochs else "minutes"
     budget = f"budget_{unit}"
+    if args.epochs and any(value != int(value) or value < 1 for value in args.budgets):
+        parser.error(f"--epochs takes whole epochs as budgets, got {args.budgets}")
     set_threads(args.threads)
     chosen = read_json(SUMMARY, "study")["chosen_lr"]
     points = read_json(args.json, POINTS_KIND)["points"] if args.json.exists() else []
+    if any(budget not in p for p in points):
+        parser.error(f"{args.json} holds points of the other view (not {budget}); use another --json")
     done = {(p["generator"], p["seed"], p[budget]) for p in points}
     for generator, lr in sorted(chosen.items()):
+        if args.discriminators and generator not in args.discriminators:
+            continue
         for seed in args.seeds:
             for value in sorted(args.budgets):
                 if (generator, seed, value) not in done:

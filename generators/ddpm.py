@@ -124,6 +124,11 @@ class UNet(nn.Module):
         return self.out(h)
 
 
+def predicted_clean(x: torch.Tensor, noise: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+    """The clean image that ``x`` at signal share ``signal`` and the predicted ``noise`` imply, clipped to [-1, 1]."""
+    return ((x - (1 - signal).sqrt() * noise) / signal.sqrt()).clamp(-1, 1)
+
+
 def ddim_sample(denoiser: Denoiser, noise: torch.Tensor, labels: torch.Tensor | None, alpha_bar: torch.Tensor,
                 steps: int) -> torch.Tensor:
     """DDIM with eta = 0 (Song et al. 2021, eq. 12) from ``noise`` at the last step down to an image in [-1, 1],
@@ -134,7 +139,7 @@ def ddim_sample(denoiser: Denoiser, noise: torch.Tensor, labels: torch.Tensor | 
         signal = alpha_bar[t]
         following = alpha_bar[times[index + 1]] if index + 1 < len(times) else torch.ones_like(signal)
         predicted = denoiser(x, torch.full((len(x),), t, device=x.device), labels)
-        clean = ((x - (1 - signal).sqrt() * predicted) / signal.sqrt()).clamp(-1, 1)
+        clean = predicted_clean(x, predicted, signal)
         predicted = (x - signal.sqrt() * clean) / (1 - signal).sqrt()  # the noise the clipped image implies
         x = following.sqrt() * clean + (1 - following).sqrt() * predicted
     return x
@@ -150,7 +155,7 @@ def ancestral_sample(denoiser: Denoiser, noise: torch.Tensor, labels: torch.Tens
         previous = alpha_bar[t - 1] if t > 0 else torch.ones_like(signal)
         beta = 1 - signal / previous
         predicted = denoiser(x, torch.full((len(x),), t, device=x.device), labels)
-        clean = ((x - (1 - signal).sqrt() * predicted) / signal.sqrt()).clamp(-1, 1)
+        clean = predicted_clean(x, predicted, signal)
         mean = (previous.sqrt() * beta * clean + (1 - beta).sqrt() * (1 - previous) * x) / (1 - signal)
         if t > 0:
             variance = beta * (1 - previous) / (1 - signal)

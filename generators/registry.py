@@ -19,7 +19,7 @@ from benchmark.options import leave_out, option, with_defaults
 from benchmark.registry import Registry
 from generators.capsgan import CapsuleDiscriminator, PaperCapsuleDiscriminator
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, upsampling_plan
-from generators.ddpm import Diffusion
+from generators.ddpm import TRAINING_STEPS, Diffusion
 from generators.sngan import ResNetDiscriminator, ResNetGenerator
 from generators.vae import VAE
 
@@ -51,8 +51,9 @@ GAN_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64}  # DCGAN's
 @dataclass
 class GAN:
     """A generator and what trains it (its discriminator; None for a family trained on its own loss), with the
-    data shape and classes they were built for, the architecture options they were built with (every one set)
-    and the family's training defaults over the GANs' (:data:`generators.train.GAN_TRAINING`)."""
+    data shape and classes they were built for, the architecture options they were built with (every one the
+    family uses set; None: one it has no use for) and the family's training defaults where they differ from the
+    GANs' (:data:`generators.train.GAN_TRAINING`)."""
 
     name: str
     generator: nn.Module
@@ -161,6 +162,9 @@ def _ddpm(name: str, channels: int, image_size: int, classes: int, config: GANCo
     pixels = channels * image_size * image_size
     unused = {"spectral_norm": False, "minibatch_std": False, "ndf": None, "nz": pixels}  # its noise is an image
     config = with_defaults(leave_out(config, unused, name), {"ngf": 32, "sampling_steps": 50})
+    if config.ngf % 2 or config.sampling_steps > TRAINING_STEPS:
+        raise DeepbenchError(f"{name} needs an even --ngf (the step's sinusoidal embedding has that size) and at most "
+                             f"{TRAINING_STEPS} --sampling-steps; got {config.ngf} and {config.sampling_steps}")
     model = Diffusion(channels, image_size, config.ngf, classes, config.sampling_steps)
     return GAN(name, model, None, channels, image_size, classes, config, DDPM_TRAINING)
 

@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +54,7 @@ GAN_TRAINING = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema_d
 @dataclass(frozen=True)
 class TrainConfig:
     """Training options. Defaults: batch 64 and, for the GANs, Adam 2e-4 with betas (0.5, 0.999), as in the DCGAN
-    paper; an option left None takes its family's default (:data:`GAN_TRAINING` over ``GAN.train_defaults``)."""
+    paper; an option left None takes its family's default (``GAN.train_defaults``, else :data:`GAN_TRAINING`)."""
 
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
@@ -148,9 +148,11 @@ class Trainer:
         if len(images) < config.batch_size:
             raise DeepbenchError(f"{len(images)} training images are fewer than one batch of {config.batch_size}; "
                                  f"lower --batch-size")
-        config = with_defaults(config, {**GAN_TRAINING, **gan.train_defaults})  # what training uses, and records
-        if gan.discriminator is None:
-            config = leave_out(config, ADVERSARIAL_ONLY, gan.name)
+        defaults = {**GAN_TRAINING, **gan.train_defaults}
+        if gan.discriminator is None:  # no D: no D's rate either (--lr sets both rates, so no warning for it)
+            config = replace(leave_out(config, ADVERSARIAL_ONLY, gan.name), lr_d=None)
+            defaults.pop("lr_d")
+        config = with_defaults(config, defaults)  # what training uses, and records
         self.gan, self.config, self.device = gan, config, torch.device(device)
         self.images = images
         self.labels = labels.long() if gan.conditional else torch.zeros(len(images), dtype=torch.long)

@@ -185,10 +185,11 @@ SHORTCUT_MEANINGS = {  # what a baseline that matches the networks says about th
 
 
 def quality_detectability_table(results: dict) -> pd.DataFrame:
-    """One row per generator and learned detector: the generator's sample quality (FID, or the domain KID where
-    a generator has no FID) beside the in-distribution AUC of that detector on its held-out fakes (headline
-    protocol, no perturbation) with its interval and counts. Every detector is a series of its own: picking the
-    best per generator would select on the evaluation split. Empty with fewer than two generators or no detector.
+    """One row per generator and learned detector: the generator's sample quality (FID, or for every generator
+    the domain KID when one of them has no FID) beside the in-distribution AUC of that detector on its held-out
+    fakes (headline protocol, no perturbation) with its interval and counts. Every detector is a series of its
+    own: picking the best per generator would select on the evaluation split. Empty with fewer than two
+    generators or no detector.
     """
     frame = detector_table(results)
     generators = pd.DataFrame(results["generators"])

@@ -187,8 +187,8 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
     quality = Section("Sample quality", text=[describe(results), *notes], tables=tables[:1])
     samples = Section("Samples", figures=[("Real images (test split)", figures["real"])] + [
         (f"{name}: fakes", figures[f"fakes:{name}"]) for name in generators])
-    losses = Section("Training", figures=[(f"{name}: losses and discriminator outputs",
-                                           run.generator(name) / "losses.png") for name in generators
+    losses = Section("Training", figures=[(f"{name}: training curves", run.generator(name) / "losses.png")
+                                          for name in generators
                                           if (run.generator(name) / "losses.png").is_file()])  # imported: none
     detection = Section("Detection", text=shortcut_warnings(results), tables=tables[1:])
     detection.figures += [(f"{key.removeprefix('matched:')}: fakes as written (top) and after statistics matching "

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
 from benchmark.images import to_unit_range
 from generators.ddpm import ancestral_sample, cosine_alpha_bar, ddim_sample
@@ -138,3 +139,9 @@ def test_a_family_default_yields_to_the_users_value_and_the_checkpoint_records_w
     assert (default["train"]["lr_g"], default["train"]["beta1"], default["train"]["ema_decay"]) == (2e-4, 0.9, 0.999)
     assert (given["train"]["beta1"], given["train"]["ema_decay"], given["ema"]) == (0.5, 0.0, None)
     assert default["gan"]["config"]["nz"] == 64 and default["gan"]["config"]["sampling_steps"] == 50
+
+
+@pytest.mark.parametrize("config", [GANConfig(ngf=7), GANConfig(sampling_steps=1001)])
+def test_a_ddpm_it_cannot_build_is_refused_in_one_line_naming_the_option(config):
+    with pytest.raises(DeepbenchError, match="even --ngf .* at most 1000 --sampling-steps"):
+        create_gan("ddpm", 1, 8, config=config)
