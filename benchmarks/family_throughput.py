@@ -82,7 +82,7 @@ def main() -> None:
     table = pd.DataFrame(rows)
     for column in ("train img/s", "sample img/s"):
         reference = table[table.family == "dcgan"].set_index("shape")[column]
-        table[f"{column.split()[0]} vs dcgan"] = table[column] / table.shape.map(reference)
+        table[f"{column.split()[0]} vs dcgan"] = table[column] / table["shape"].map(reference)
     where = f"{torch.get_num_threads()} torch threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
     print(f"batch {BATCH}, {args.steps} training steps and {args.fakes} fakes per family, median of {args.rounds} "
           f"rounds, {where}:\n")
