@@ -9,7 +9,14 @@ import torch
 
 from benchmark import distributed
 from generators.sample import load_generator, sample_fakes
-from tests.distributed.workers import TIMM_WITH_BATCHNORM_ACT, detector_fit, detector_scores, run_processes, train_gan
+from tests.distributed.workers import (
+    TIMM_WITH_BATCHNORM_ACT,
+    detector_fit,
+    detector_scores,
+    run_processes,
+    train_gan,
+    train_vae,
+)
 from tests.tiny_run import TINY_GAN, invoke
 
 
@@ -49,6 +56,19 @@ def test_only_rank_0_writes(straight):
     assert any(write.endswith("checkpoints") for write in rank0["writes"])
     assert sorted(p.name for p in (root / "two" / "samples").iterdir()) == ["step_000004.png", "step_000008.png"]
     assert not list((root / "two").rglob("*.tmp"))
+
+
+def test_a_family_without_a_discriminator_trains_in_two_processes_as_in_one(tmp_path):
+    """cvae's likelihood step under DDP: both ranks hold the same weights, and they follow the single process's
+    losses and weights (the noise is drawn for the global batch and sliced, BatchNorm synchronised)."""
+    torch.set_num_threads(1)
+    rank0, rank1 = run_processes("train-vae", tmp_path / "two", tmp_path / "results")
+    one = train_vae(tmp_path / "one")
+    assert_close_states(rank0["generator"], rank1["generator"], rtol=0, atol=0)
+    assert_close_states(rank0["generator"], one["generator"], rtol=1e-4, atol=1e-5)
+    two_losses, one_losses = (pd.read_csv(tmp_path / run / "losses.csv") for run in ("two", "one"))
+    assert len(two_losses) == 8 and {"loss", "loss_reconstruction", "loss_kl"} <= set(two_losses)
+    pd.testing.assert_frame_equal(two_losses, one_losses, check_exact=False, rtol=1e-4, atol=1e-5)
 
 
 def test_resume_under_ddp_reaches_the_uninterrupted_weights(straight, tmp_path):

@@ -110,6 +110,18 @@ def train_gan(out: Path, max_steps: int, resume: bool = False) -> dict:
             "rng": torch.get_rng_state()}
 
 
+def train_vae(out: Path) -> dict:
+    """Train a tiny class-conditional VAE, a family without a discriminator: its own loss through DDP, its
+    reparameterisation noise drawn for the global batch, BatchNorm synchronised; the weights at the end."""
+    seed_everything(0)
+    images, labels = blobs(128)
+    gan = create_gan("cvae", 1, 8, num_classes=2, config=TINY)
+    config = TrainConfig(epochs=3, max_steps=8, batch_size=16, lr_g=1e-3, ema_decay=0.9, sample_every=4,
+                         checkpoint_every=4, sync_bn=True)
+    train(gan, images, labels, out, config, progress=False)
+    return {"generator": {k: v.clone() for k, v in gan.generator.state_dict().items()}}
+
+
 def detector_fit(network: str = "cnn") -> dict:
     """Fit a small network to tell the two blob classes apart; its weights, threshold and history."""
     images, labels = blobs(64)
@@ -140,6 +152,8 @@ def task(name: str, out: Path) -> dict:
                      progress=False)
         return {"gathered": distributed.gather_rows(torch.arange(distributed.rank() + 2)),
                 "shard": list(distributed.shard(5))}
+    if name == "train-vae":
+        return train_vae(out)
     if name == "detector":
         return detector_fit()
     if name == "scores":
