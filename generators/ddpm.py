@@ -176,11 +176,8 @@ class Diffusion(LikelihoodModel):
         self.unet = UNet(channels, width, num_classes)
         self.register_buffer("alpha_bar", cosine_alpha_bar(), persistent=False)  # derived, not learned
 
-    def denoise(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.unet(x, t, labels)
-
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return ddim_sample(self.denoise, z.view(len(z), *self.shape), labels, self.alpha_bar, self.sampling_steps)
+        return ddim_sample(self.unet, z.view(len(z), *self.shape), labels, self.alpha_bar, self.sampling_steps)
 
     def training_noise(self, batch: int, generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
         return {"time": torch.randint(len(self.alpha_bar), (batch,), generator=generator, device=device),

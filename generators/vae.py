@@ -28,15 +28,15 @@ class VAE(LikelihoodModel):
     def __init__(self, channels: int, image_size: int, nz: int, ngf: int, ndf: int, num_classes: int = 0):
         super().__init__()
         start, steps = upsampling_plan(image_size)
-        self.nz, self.num_classes, self.start = nz, num_classes, start
+        self.nz, self.start = nz, start
         self.embed = nn.Embedding(num_classes, nz) if num_classes else None
         extra = nz if num_classes else 0
         encoder: list[nn.Module] = []
         width = channels
         for level in range(steps):
-            encoder += [nn.Conv2d(width, ndf * 2 ** level, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2 ** level),
-                        nn.LeakyReLU(0.2, True)]
-            width = ndf * 2 ** level
+            wider = ndf * 2 ** level
+            encoder += [nn.Conv2d(width, wider, 4, 2, 1, bias=False), nn.BatchNorm2d(wider), nn.LeakyReLU(0.2, True)]
+            width = wider
         self.encoder = nn.Sequential(*encoder, nn.Flatten())
         self.posterior = nn.Linear(width * start * start + extra, 2 * nz)
         self.width = ngf * 2 ** (steps - 1)
@@ -44,10 +44,10 @@ class VAE(LikelihoodModel):
         decoder: list[nn.Module] = []
         width = self.width
         for _ in range(steps):
-            decoder += [nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(width, max(width // 2, ngf), 3, 1, 1,
-                                                                                bias=False),
-                        nn.BatchNorm2d(max(width // 2, ngf)), nn.ReLU(True)]
-            width = max(width // 2, ngf)
+            narrower = max(width // 2, ngf)
+            decoder += [nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(width, narrower, 3, 1, 1, bias=False),
+                        nn.BatchNorm2d(narrower), nn.ReLU(True)]
+            width = narrower
         self.decoder = nn.Sequential(*decoder, nn.Conv2d(width, channels, 3, 1, 1))
 
     def conditioned(self, vector: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
@@ -55,8 +55,7 @@ class VAE(LikelihoodModel):
 
     def encode(self, images: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior's mean and log-variance for images in [-1, 1]."""
-        mean, log_variance = self.posterior(self.conditioned(self.encoder(images), labels)).chunk(2, dim=1)
-        return mean, log_variance
+        return self.posterior(self.conditioned(self.encoder(images), labels)).chunk(2, dim=1)
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         hidden = self.project(self.conditioned(z, labels)).view(len(z), self.width, self.start, self.start)
