@@ -8,6 +8,8 @@ missing data set's error and ``deepbench datasets`` name the exact paths looked 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +106,11 @@ def _mnist_source(dataset_class: type[tvd.MNIST], classes: list[str]) -> DataSou
 def _extract_verified(raw: Path, dataset_class: type[tvd.MNIST]) -> Path | None:
     """Extract the .gz files (all four: torchvision checks for every split) after checking their md5.
 
-    They are extracted into the cache, never beside the archives: a data root may be shared or read-only.
-    Returns the root to read from, or None when the archives are absent.
+    They are extracted into the cache, never beside the archives: a data root may be shared or read-only. Each
+    goes first into a folder of this process's own and then into place by one rename, so that a second process
+    reading the same data (two runs started together) never sees a half-written file, and an interrupted
+    extraction leaves nothing that looks finished. Returns the root to read from, or None when the archives are
+    absent.
     """
     archives = [(raw / name, md5) for name, md5 in dataset_class.resources]
     if not all(path.is_file() for path, _ in archives):
@@ -117,7 +122,9 @@ def _extract_verified(raw: Path, dataset_class: type[tvd.MNIST]) -> Path | None:
             raise DeepbenchError(f"{path} fails its md5 check ({md5}); replace it or pass --download")
         if not (target / path.stem).is_file():
             target.mkdir(parents=True, exist_ok=True)
-            extract_archive(str(path), str(target))
+            with tempfile.TemporaryDirectory(dir=target, prefix=".extracting-") as private:
+                extract_archive(str(path), private)
+                os.replace(Path(private) / path.stem, target / path.stem)
     return target.parent.parent
 
 

@@ -1,11 +1,13 @@
 """Data set specs: parsing, every source against tiny files in torchvision's formats, subsets, conversion."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torchvision.datasets as tvd
 
-from benchmark import data
+from benchmark import data, sources
 from benchmark.errors import DeepbenchError
 from benchmark.images import InMemoryImages
 from tests.benchmark.fixtures import random_digits, write_cifar10, write_image, write_image_folder, write_mnist
@@ -62,6 +64,25 @@ def test_mnist_gz_only_is_extracted_into_the_cache_not_beside_the_archives(tmp_p
     assert len(dataset) == 20
     assert sorted(p.name for p in (tmp_path / "MNIST" / "raw").iterdir()) == sorted(md5s)  # untouched
     assert list((isolated_paths / "extracted").rglob("train-images-idx3-ubyte"))
+
+
+def test_an_interrupted_extraction_leaves_no_half_file_that_a_later_or_concurrent_read_takes_as_done(
+        tmp_path, monkeypatch, isolated_paths):
+    """Two runs started together once read a file the other was still extracting ("files are corrupt")."""
+    md5s = write_mnist(tmp_path, count=20, gz=True)
+    monkeypatch.setattr(tvd.MNIST, "resources", list(md5s.items()))
+    extract = sources.extract_archive
+
+    def interrupted(archive, destination):
+        (Path(destination) / Path(archive).stem).write_bytes(b"\x00\x00\x08")  # the first bytes, then killed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sources, "extract_archive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.load("mnist", "train", tmp_path)
+    assert not [p for p in (isolated_paths / "extracted").rglob("*-ubyte") if ".extracting-" not in str(p)]
+    monkeypatch.setattr(sources, "extract_archive", extract)
+    assert len(data.load("mnist", "train", tmp_path)) == 20
 
 
 def test_mnist_gz_with_wrong_md5_is_refused(tmp_path, monkeypatch):
