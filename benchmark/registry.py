@@ -13,20 +13,24 @@ from benchmark.errors import DeepbenchError
 
 
 class Registry:
-    """Named entries of one kind, each with a one-line summary for help texts."""
+    """Named entries of one kind, each with a one-line summary for help texts and, optionally, the group it
+    belongs to (a generator's family: GAN, VAE, diffusion), which tables summarise over."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Any] = {}
         self._summaries: dict[str, str] = {}
+        self._groups: dict[str, str] = {}
 
-    def register(self, name: str, summary: str) -> Callable[[Any], Any]:
+    def register(self, name: str, summary: str, group: str | None = None) -> Callable[[Any], Any]:
         """Decorator that registers its target under ``name``; names are unique."""
         def decorator(entry: Any) -> Any:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._entries[name] = entry
             self._summaries[name] = summary
+            if group:
+                self._groups[name] = group
             return entry
         return decorator
 
@@ -38,6 +42,10 @@ class Registry:
 
     def summary(self, name: str) -> str:
         return self._summaries[name]
+
+    def group(self, name: str) -> str | None:
+        """The group ``name`` was registered in; None for a name registered without one, or not registered."""
+        return self._groups.get(name)
 
     def names(self) -> list[str]:
         return list(self._entries)

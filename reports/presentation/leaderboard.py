@@ -173,6 +173,71 @@ def robustness_table(results: dict) -> pd.DataFrame:
     return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
 
 
+def _cells(frame: pd.DataFrame) -> list[str]:
+    return [_with_interval(v, ci, text=auc_text(v)) for v, ci in zip(
+        frame["auc"], frame["auc_ci"] if "auc_ci" in frame else [None] * len(frame), strict=True)]
+
+
+def _training(frame: pd.DataFrame) -> pd.Series:
+    """How each detector was trained (robust: with blur and JPEG augmentation), "standard" where not recorded."""
+    return frame["augment"].fillna("standard") if "augment" in frame else pd.Series("standard", index=frame.index)
+
+
+def transfer_matrices(results: dict) -> list[tuple[str, pd.DataFrame]]:
+    """(detector, matrix) for each learned detector that was evaluated on fakes of generators it was not trained
+    on: AUC [95% CI] with rows the generator it was trained on and columns the fakes it was evaluated on (headline
+    protocol, clean images); the diagonal is in distribution. Empty without such a cross-generator evaluation."""
+    frame = learned(detector_table(results))
+    if frame.empty or (frame["train_generator"] == frame["eval_set"]).all():
+        return []
+    frame = frame.assign(cell=_cells(frame), augment=_training(frame))
+    rows = list(dict.fromkeys(frame["train_generator"]))
+    columns = rows + [name for name in dict.fromkeys(frame["eval_set"]) if name not in rows]
+    matrices = []
+    for (detector, augment), cells in frame.groupby(["detector", "augment"], sort=False):
+        matrix = cells.pivot(index="train_generator", columns="eval_set", values="cell")
+        matrix = matrix.reindex(index=[r for r in rows if r in matrix.index],
+                                columns=[c for c in columns if c in matrix.columns]).fillna("—")
+        matrices.append((f"{detector} ({augment} training)",
+                         matrix.reset_index().rename(columns={"train_generator": "trained on \\ evaluated on"})))
+    return matrices
+
+
+def generator_family(name: str) -> str:
+    """GAN, VAE or diffusion for a registered generator; "other" for fakes made elsewhere (deepbench evaluate)."""
+    from generators.registry import GENERATORS  # the networks' module, only needed to read the families
+    return GENERATORS.group(name) or "other"
+
+
+def transfer_summary(results: dict) -> pd.DataFrame:
+    """What transfers between generator families: for each learned detector, family it was trained on and
+    family it was evaluated on, the AUCs of every pair of different generators (the diagonal left out), as
+    their count, mean and range. A mean over pairs, not a pooled AUC: each pair has its own interval in the
+    matrix. Empty without a cross-generator evaluation."""
+    frame = learned(detector_table(results))
+    frame = frame[frame["train_generator"] != frame["eval_set"]] if not frame.empty else frame
+    if frame.empty:
+        return pd.DataFrame()
+    frame = frame.assign(trained=frame["train_generator"].map(generator_family),
+                         evaluated=frame["eval_set"].map(generator_family),
+                         augment=_training(frame))
+    summary = frame.groupby(["detector", "augment", "trained", "evaluated"], sort=False)["auc"].agg(
+        ["count", "mean", "min", "max"]).reset_index()
+    return pd.DataFrame({
+        "detector": summary["detector"] + " (" + summary["augment"] + ")", "trained on (family)": summary["trained"],
+        "evaluated on (family)": summary["evaluated"], "generator pairs": summary["count"].astype(str),
+        "mean AUC": summary["mean"].map(auc_text),
+        "range": [f"{low:.3f}–{high:.3f}" for low, high in zip(summary["min"], summary["max"], strict=True)]})
+
+
+TRANSFER_CAPTION = ("Across generators, {detector}: AUC [95% CI] of the detector trained on the row's fakes on "
+                    "the held-out fakes of the column's generator (and held-out reals), {protocol} protocol; the "
+                    "diagonal is in distribution")
+TRANSFER_SUMMARY_CAPTION = ("What transfers between generator families (learned detectors, pairs of different "
+                            "generators only: their count, the mean of their AUCs and its range; intervals per "
+                            "pair in the matrices above)")
+
+
 SHORTCUT_MEANINGS = {  # what a baseline that matches the networks says about their figure
     None: "the detectors may separate reals from fakes by that statistic rather than by the generator's artefacts",
     "baseline:histogram": "the detectors may separate reals from fakes by their pixel-value histogram rather than "
@@ -315,6 +380,12 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
                 "detector": protocols["detector"], "trained on": protocols["train_generator"],
                 "evaluated on": protocols["eval_set"], "AUC raw": protocols["raw"].map(auc_text),
                 "AUC matched": protocols["matched"].map(auc_text)})))
+        for detector, matrix in transfer_matrices(results):
+            tables.append((TRANSFER_CAPTION.format(detector=detector, protocol=detections["protocol"].iloc[0]),
+                           matrix))
+        transfer = transfer_summary(results)
+        if not transfer.empty:
+            tables.append((TRANSFER_SUMMARY_CAPTION, transfer))
         robustness = robustness_table(results)
         if not robustness.empty:  # empty when the detectors were trained on another run's generators
             tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "

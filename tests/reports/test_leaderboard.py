@@ -5,7 +5,8 @@ import shutil
 from pathlib import Path
 
 from benchmark.files import write_json
-from reports.presentation.leaderboard import stage_seconds
+from reports.presentation.leaderboard import stage_seconds, transfer_matrices, transfer_summary
+from tests.reports.rows import detection_row
 from tests.tiny_run import invoke
 
 DATA = Path(__file__).parent / "data"
@@ -96,3 +97,31 @@ def test_stage_time_is_the_latest_finished_run_of_each_stage():
     record = {"stages": [stage("generate", 0, 10), stage("detect", 10, 40), stage("detect", 40, None),
                          stage("detect", 45, 50), stage("report", 50, 51)]}
     assert stage_seconds(record) == {"generate": 600.0, "detect": 300.0, "report": 60.0}  # detect was redone
+
+
+def test_the_cross_generator_matrix_puts_each_auc_in_its_row_and_column_and_the_summary_averages_by_family():
+    """Rows: the generator the detector was trained on; columns: the fakes it was evaluated on. The family
+    summary leaves the diagonal out and averages pairs of different generators by hand-checked figures; fakes
+    made elsewhere are their own family; a baseline, another protocol or a perturbation never enters."""
+    rows = [detection_row("cnn", trained, evaluated, auc) for trained, evaluated, auc in [
+        ("dcgan", "dcgan", 0.99), ("dcgan", "sngan", 0.90), ("dcgan", "vae", 0.70), ("dcgan", "ddpm", 0.40),
+        ("sngan", "dcgan", 0.80), ("sngan", "sngan", 0.98), ("sngan", "vae", 0.60), ("sngan", "ddpm", 0.50),
+        ("vae", "vae", 0.97), ("vae", "dcgan", 0.55), ("vae", "photos", 0.65)]]
+    rows += [detection_row("baseline:spectrum", "dcgan", "vae", 0.1), detection_row("cnn", "dcgan", "vae", 0.3, "raw"),
+             detection_row("cnn", "dcgan", "vae", 0.2, perturbation="jpeg75")]
+    results = {"generators": [], "detectors": rows}
+    [(name, matrix)] = transfer_matrices(results)
+    assert name == "cnn (standard training)"
+    assert list(matrix.columns) == ["trained on \\ evaluated on", "dcgan", "sngan", "vae", "ddpm", "photos"]
+    assert matrix.iloc[0].tolist() == ["dcgan", "0.990 [0.980, 1.000]", "0.900 [0.890, 0.910]",
+                                       "0.700 [0.690, 0.710]", "0.400 (inverted) [0.390, 0.410]", "—"]
+    assert matrix.iloc[2].tolist()[:2] == ["vae", "0.550 [0.540, 0.560]"]
+    summary = transfer_summary(results).set_index(["trained on (family)", "evaluated on (family)"])
+    assert summary.loc[("GAN", "GAN"), "generator pairs"] == "2"  # dcgan->sngan and sngan->dcgan
+    assert summary.loc[("GAN", "GAN"), "mean AUC"] == "0.850"
+    assert summary.loc[("GAN", "VAE"), "mean AUC"] == "0.650" and summary.loc[("GAN", "VAE"), "range"] == "0.600–0.700"
+    assert summary.loc[("GAN", "diffusion"), "mean AUC"] == "0.450 (inverted)"
+    assert summary.loc[("VAE", "GAN"), "mean AUC"] == "0.550" and summary.loc[("VAE", "other"), "mean AUC"] == "0.650"
+    assert ("VAE", "VAE") not in summary.index
+    in_distribution_only = {"generators": [], "detectors": [detection_row("cnn", "dcgan", "dcgan", 0.9)]}
+    assert transfer_matrices(in_distribution_only) == [] and transfer_summary(in_distribution_only).empty

@@ -17,6 +17,7 @@ from reports.presentation.plots import (
     save_robustness_plot,
     save_roc_curves,
 )
+from tests.reports.rows import detection_row
 
 
 def opened(path):
@@ -126,12 +127,6 @@ def test_robustness_plot(tmp_path, monkeypatch):
 def test_robustness_plot_needs_values(tmp_path):
     with pytest.raises(DeepbenchError, match="no AUCs"):
         save_robustness_plot(pd.DataFrame(), tmp_path / "robustness.png", "robustness")
-
-
-def detection_row(detector, trained_on, evaluated_on, auc, protocol="matched", perturbation="none"):
-    return {"detector": detector, "train_generator": trained_on, "eval_set": evaluated_on, "auc": auc,
-            "auc_ci": [auc - 0.01, auc + 0.01], "protocol": protocol, "perturbation": perturbation, "n_real": 200,
-            "n_fake": 180}
 
 
 def test_quality_against_detectability_pairs_each_generator_with_each_detectors_auc_on_its_own_fakes(
