@@ -31,9 +31,10 @@ class GANConfig:
     """Architecture options; None takes the family's default (:data:`GAN_DEFAULTS` for the GANs)."""
 
     nz: int | None = option(None, "Latent size (default: 100 for the GANs, 32 for vae; ddpm's is the image).")
-    ngf: int | None = option(None, "Generator width (default: 64 for the GANs, 32 for vae and ddpm).")
-    ndf: int | None = option(None, "Discriminator width, a VAE's encoder width (default: 64 for the GANs, 32 "
-                                   "for vae).")
+    ngf: int | None = option(None, "Generator width (default: 64 for the GANs, 8 for sngan on gray images, 32 "
+                                   "for vae and ddpm).")
+    ndf: int | None = option(None, "Discriminator width, a VAE's encoder width (default: 64 for the GANs, 16 for "
+                                   "sngan on gray images, 32 for vae).")
     spectral_norm: bool = option(False, "Spectral norm on D's layers (drops D's BatchNorm).")
     minibatch_std: bool = option(False, "Minibatch standard deviation feature in D.")
     routing_iterations: int = option(3, "Dynamic-routing iterations of the capsule discriminators.")
@@ -76,8 +77,8 @@ class GAN:
 
 
 def _build(name: str, discriminator_class, channels: int, image_size: int, classes: int,
-           config: GANConfig, extra: dict, generator_class=DCGANGenerator) -> GAN:
-    config = with_defaults(leave_out(config, {"sampling_steps": None}, name), GAN_DEFAULTS)
+           config: GANConfig, extra: dict, generator_class=DCGANGenerator, defaults: dict = GAN_DEFAULTS) -> GAN:
+    config = with_defaults(leave_out(config, {"sampling_steps": None}, name), defaults)
     generator = generator_class(channels, image_size, config.nz, config.ngf, classes)
     discriminator = discriminator_class(channels, image_size, config.ndf, classes, config.spectral_norm,
                                         config.minibatch_std, **extra)
@@ -91,46 +92,59 @@ def _conditional_classes(name: str, num_classes: int) -> int:
     return num_classes
 
 
-@GENERATORS.register("dcgan", "DCGAN (Radford et al. 2015)")
+@GENERATORS.register("dcgan", "DCGAN (Radford et al. 2015)", group="GAN")
 def dcgan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("dcgan", DCGANDiscriminator, channels, image_size, 0, config, {})
 
 
-@GENERATORS.register("cdcgan", "class-conditional DCGAN (label embedding in G, projection in D)")
+@GENERATORS.register("cdcgan", "class-conditional DCGAN (label embedding in G, projection in D)", group="GAN")
 def cdcgan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("cdcgan", DCGANDiscriminator, channels, image_size,
                   _conditional_classes("cdcgan", num_classes), config, {})
 
 
-@GENERATORS.register("capsgan", "CapsuleGAN: DCGAN generator, capsule discriminator with dynamic routing")
+@GENERATORS.register("capsgan", "CapsuleGAN: DCGAN generator, capsule discriminator with dynamic routing", group="GAN")
 def capsgan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("capsgan", CapsuleDiscriminator, channels, image_size, 0, config,
                   {"routing_iterations": config.routing_iterations})
 
 
-@GENERATORS.register("ccapsgan", "class-conditional CapsuleGAN (one output capsule per class, plus fake)")
+@GENERATORS.register("ccapsgan", "class-conditional CapsuleGAN (one output capsule per class, plus fake)", group="GAN")
 def ccapsgan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("ccapsgan", CapsuleDiscriminator, channels, image_size,
                   _conditional_classes("ccapsgan", num_classes), config,
                   {"routing_iterations": config.routing_iterations})
 
 
-@GENERATORS.register("capsgan-paper", "CapsuleGAN as the paper builds it: CapsNet with one output capsule (28, 32 px)")
+@GENERATORS.register("capsgan-paper", "CapsuleGAN as the paper builds it: CapsNet with one output capsule (28, 32 px)",
+                     group="GAN")
 def capsgan_paper(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("capsgan-paper", PaperCapsuleDiscriminator, channels, image_size, 0, config,
                   {"routing_iterations": config.routing_iterations})
 
 
+SNGAN_GRAY_DEFAULTS = {**GAN_DEFAULTS, "ngf": 8, "ndf": 16}
+
+
+def sngan_defaults(channels: int) -> dict:
+    """The paper's widths (256 channels in G's blocks, 128 in D's) for colour images; for one channel (digits)
+    an eighth of G's and a quarter of D's, 32 channels in every block of both. The ResNet keeps its width at
+    full resolution, so at the paper's widths one step on 28 px costs about fifty of DCGAN's on a CPU; at
+    these about two, which buys the step count a time budget needs."""
+    return GAN_DEFAULTS if channels > 1 else SNGAN_GRAY_DEFAULTS
+
+
 @GENERATORS.register("sngan", "SNGAN: ResNet generator (nearest up-sampling), spectrally normalised ResNet "
-                             "discriminator, hinge loss")
+                             "discriminator, hinge loss", group="GAN")
 def sngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
-    return _build("sngan", ResNetDiscriminator, channels, image_size, 0, config, {}, ResNetGenerator)
+    return _build("sngan", ResNetDiscriminator, channels, image_size, 0, config, {}, ResNetGenerator,
+                  sngan_defaults(channels))
 
 
-@GENERATORS.register("csngan", "class-conditional SNGAN (label embedding in G, projection in D)")
+@GENERATORS.register("csngan", "class-conditional SNGAN (label embedding in G, projection in D)", group="GAN")
 def csngan(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _build("csngan", ResNetDiscriminator, channels, image_size, _conditional_classes("csngan", num_classes),
-                  config, {}, ResNetGenerator)
+                  config, {}, ResNetGenerator, sngan_defaults(channels))
 
 
 VAE_UNUSED = {"spectral_norm": False, "minibatch_std": False, "sampling_steps": None}  # a discriminator's, ddpm's
@@ -145,12 +159,13 @@ def _vae(name: str, channels: int, image_size: int, classes: int, config: GANCon
 
 
 @GENERATORS.register("vae", "convolutional VAE (Kingma & Welling 2014): smooth, low-frequency fakes, no "
-                            "discriminator")
+                            "discriminator", group="VAE")
 def vae(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _vae("vae", channels, image_size, 0, config)
 
 
-@GENERATORS.register("cvae", "class-conditional VAE (Sohn et al. 2015; label embedding in encoder and decoder)")
+@GENERATORS.register("cvae", "class-conditional VAE (Sohn et al. 2015; label embedding in encoder and decoder)",
+                     group="VAE")
 def cvae(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _vae("cvae", channels, image_size, _conditional_classes("cvae", num_classes), config)
 
@@ -169,12 +184,13 @@ def _ddpm(name: str, channels: int, image_size: int, classes: int, config: GANCo
     return GAN(name, model, None, channels, image_size, classes, config, DDPM_TRAINING)
 
 
-@GENERATORS.register("ddpm", "denoising diffusion (Ho et al. 2020), small U-Net, cosine schedule, DDIM sampling")
+@GENERATORS.register("ddpm", "denoising diffusion (Ho et al. 2020), small U-Net, cosine schedule, DDIM sampling",
+                     group="diffusion")
 def ddpm(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _ddpm("ddpm", channels, image_size, 0, config)
 
 
-@GENERATORS.register("cddpm", "class-conditional ddpm (label embedding added to the step's)")
+@GENERATORS.register("cddpm", "class-conditional ddpm (label embedding added to the step's)", group="diffusion")
 def cddpm(channels: int, image_size: int, num_classes: int, config: GANConfig) -> GAN:
     return _ddpm("cddpm", channels, image_size, _conditional_classes("cddpm", num_classes), config)
 

@@ -10,7 +10,8 @@ the pooling and pools its shortcut first, then come down-sampling blocks to the 
 block without, then ReLU and a sum over positions into a linear logit.
 
 Deviations, each ours: widths follow ``--ngf``/``--ndf`` (4 * ngf channels in G's blocks and 2 * ndf in D's:
-the paper's 256 and 128 at the default 64); the class-conditional variant concatenates a label embedding to z,
+the paper's 256 and 128 at the default 64 for colour images; for gray ones the defaults are 8 and 16, see
+:func:`generators.registry.sngan_defaults`); the class-conditional variant concatenates a label embedding to z,
 as ``cdcgan`` does, where conditional SNGANs use conditional BatchNorm, and adds the projection term in D
 (Miyato & Koyama 2018); training keeps deepbench's one D step per G step, where the paper takes five, and
 DCGAN's Adam unless you pass the paper's ``--beta1 0 --beta2 0.9``. Spectral norm is always on in D, and there

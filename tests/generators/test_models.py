@@ -44,6 +44,15 @@ def test_sngan_up_samples_by_nearest_neighbour_and_normalises_every_layer_of_its
             ) == (4_162_051, 1_070_337)  # the paper's CIFAR-10 ResNet: about 4.3M and 1.0M
 
 
+def test_sngan_is_narrow_on_gray_images_where_the_papers_widths_cost_fifty_dcgan_steps_a_step():
+    gray = create_gan("sngan", 1, 28)
+    assert (gray.config.ngf, gray.config.ndf, gray.generator.width) == (8, 16, 32)
+    assert {m.out_channels for m in gray.discriminator.modules() if isinstance(m, torch.nn.Conv2d)} == {32}
+    assert create_gan("csngan", 1, 28, num_classes=10).config.ngf == 8
+    given = create_gan("sngan", 1, 28, config=GANConfig(ngf=64))
+    assert (given.config.ngf, given.config.ndf) == (64, 16)  # the user's value wins, option by option
+
+
 def test_conditional_generator_depends_on_the_label():
     gan = create_gan("cdcgan", 1, 28, num_classes=10, config=SMALL).generator.eval()
     z = torch.randn(1, 8).repeat(2, 1)
