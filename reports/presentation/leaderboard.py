@@ -175,7 +175,8 @@ def robustness_table(results: dict) -> pd.DataFrame:
     return frame.pivot(index="trained", columns="perturbation", values="auc")[order]
 
 
-def _cells(frame: pd.DataFrame) -> list[str]:
+def _auc_cells(frame: pd.DataFrame) -> list[str]:
+    """Each row's AUC as people read it, with its interval where the row has one."""
     return [_with_interval(v, ci, text=auc_text(v)) for v, ci in zip(
         frame["auc"], frame["auc_ci"] if "auc_ci" in frame else [None] * len(frame), strict=True)]
 
@@ -192,7 +193,7 @@ def transfer_matrices(results: dict) -> list[tuple[str, pd.DataFrame]]:
     frame = learned(detector_table(results))
     if frame.empty or (frame["train_generator"] == frame["eval_set"]).all():
         return []
-    frame = frame.assign(cell=_cells(frame), augment=_training(frame))
+    frame = frame.assign(cell=_auc_cells(frame), augment=_training(frame))
     rows = list(dict.fromkeys(frame["train_generator"]))
     columns = rows + [name for name in dict.fromkeys(frame["eval_set"]) if name not in rows]
     matrices = []
@@ -312,8 +313,7 @@ def _detection_readable(frame: pd.DataFrame) -> pd.DataFrame:
     def column(name):
         return frame[name] if name in frame else [None] * len(frame)
     return frame.assign(
-        auc_shown=[_with_interval(v, ci, text=auc_text(v)) for v, ci in zip(frame["auc"], column("auc_ci"),
-                                                                              strict=True)],
+        auc_shown=_auc_cells(frame),
         accuracy_shown=[_with_interval(v, ci) for v, ci in zip(frame["accuracy"], column("accuracy_ci"), strict=True)],
         tpr_shown=[_with_interval(v, ci) for v, ci in zip(column("tpr_at_fpr_0.01"), column("tpr_at_fpr_0.01_ci"),
                                                           strict=True)])
