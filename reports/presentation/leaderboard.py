@@ -181,9 +181,11 @@ def _auc_cells(frame: pd.DataFrame) -> list[str]:
         frame["auc"], frame["auc_ci"] if "auc_ci" in frame else [None] * len(frame), strict=True)]
 
 
-def _training(frame: pd.DataFrame) -> pd.Series:
-    """How each detector was trained (robust: with blur and JPEG augmentation), "standard" where not recorded."""
-    return frame["augment"].fillna("standard") if "augment" in frame else pd.Series("standard", index=frame.index)
+def _trained_detector(frame: pd.DataFrame) -> pd.Series:
+    """Each row's detector and how it was trained, as "cnn (robust training)" (robust: with blur and JPEG
+    augmentation; "standard" where not recorded): one label for the matrices and the transfer summary."""
+    augment = frame["augment"].fillna("standard") if "augment" in frame else "standard"
+    return frame["detector"] + " (" + augment + " training)"
 
 
 def transfer_matrices(results: dict) -> list[tuple[str, pd.DataFrame]]:
@@ -193,15 +195,15 @@ def transfer_matrices(results: dict) -> list[tuple[str, pd.DataFrame]]:
     frame = learned(detector_table(results))
     if frame.empty or (frame["train_generator"] == frame["eval_set"]).all():
         return []
-    frame = frame.assign(cell=_auc_cells(frame), augment=_training(frame))
+    frame = frame.assign(cell=_auc_cells(frame), trained_detector=_trained_detector(frame))
     rows = list(dict.fromkeys(frame["train_generator"]))
     columns = rows + [name for name in dict.fromkeys(frame["eval_set"]) if name not in rows]
     matrices = []
-    for (detector, augment), cells in frame.groupby(["detector", "augment"], sort=False):
+    for detector, cells in frame.groupby("trained_detector", sort=False):
         matrix = cells.pivot(index="train_generator", columns="eval_set", values="cell")
         matrix = matrix.reindex(index=[r for r in rows if r in matrix.index],
                                 columns=[c for c in columns if c in matrix.columns]).fillna("—")
-        matrices.append((f"{detector} ({augment} training)",
+        matrices.append((detector,
                          matrix.reset_index().rename(columns={"train_generator": "trained on \\ evaluated on"})))
     return matrices
 
@@ -223,11 +225,11 @@ def transfer_summary(results: dict) -> pd.DataFrame:
         return pd.DataFrame()
     frame = frame.assign(trained=frame["train_generator"].map(generator_family),
                          evaluated=frame["eval_set"].map(generator_family),
-                         augment=_training(frame))
-    summary = frame.groupby(["detector", "augment", "trained", "evaluated"], sort=False)["auc"].agg(
+                         trained_detector=_trained_detector(frame))
+    summary = frame.groupby(["trained_detector", "trained", "evaluated"], sort=False)["auc"].agg(
         ["count", "mean", "min", "max"]).reset_index()
     return pd.DataFrame({
-        "detector": summary["detector"] + " (" + summary["augment"] + ")", "trained on (family)": summary["trained"],
+        "detector": summary["trained_detector"], "trained on (family)": summary["trained"],
         "evaluated on (family)": summary["evaluated"], "generator pairs": summary["count"].astype(str),
         "mean AUC": summary["mean"].map(auc_text),
         "range": [f"{low:.3f}–{high:.3f}" for low, high in zip(summary["min"], summary["max"], strict=True)]})

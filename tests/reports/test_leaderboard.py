@@ -116,7 +116,9 @@ def test_the_cross_generator_matrix_puts_each_auc_in_its_row_and_column_and_the_
     assert matrix.iloc[0].tolist() == ["dcgan", "0.990 [0.980, 1.000]", "0.900 [0.890, 0.910]",
                                        "0.700 [0.690, 0.710]", "0.400 (inverted) [0.390, 0.410]", "—"]
     assert matrix.iloc[2].tolist()[:2] == ["vae", "0.550 [0.540, 0.560]"]
-    summary = transfer_summary(results).set_index(["trained on (family)", "evaluated on (family)"])
+    summary = transfer_summary(results)
+    assert set(summary["detector"]) == {name}  # the summary names a detector as its matrix does
+    summary = summary.set_index(["trained on (family)", "evaluated on (family)"])
     assert summary.loc[("GAN", "GAN"), "generator pairs"] == "2"  # dcgan->sngan and sngan->dcgan
     assert summary.loc[("GAN", "GAN"), "mean AUC"] == "0.850"
     assert summary.loc[("GAN", "VAE"), "mean AUC"] == "0.650" and summary.loc[("GAN", "VAE"), "range"] == "0.600–0.700"
