@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 
 from benchmark.errors import DeepbenchError
 
@@ -57,6 +58,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def building(path: str | os.PathLike) -> Iterator[None]:
+    """Hold a lock on ``path`` while checking for it and building it, so that of two processes sharing a cache
+    (two runs, or two test workers) one builds an entry and the other waits and then reads it, instead of both
+    spending minutes on the same work. The lock is an OS file lock, so a killed holder releases it; its file,
+    ``.NAME.lock`` beside ``path``, stays (removing it would let a third process lock a file no one else sees)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.parent / f".{path.name}.lock"):
+        yield
 
 
 def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:

@@ -1,14 +1,16 @@
 """Keep every test off the network, the user's cache and ../shared: caches and data roots live in tmp.
 
-One exception, for speed: the domain classifiers that in-process tests train (about ten seconds each on the
-embedded digits, which most tiny runs use) are cached once for the whole session, under a key of their data
-and options as in normal use. Subprocess tests keep their own caches.
+One exception, for speed: the domain classifiers that in-process tests train (ten seconds to a minute each on
+the embedded digits, which most tiny runs use, as fast as the CPU) are cached once for the whole session and
+all its workers, under a key of their data and options as in normal use. Subprocess tests keep their own
+caches.
 
 Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker, and every process it starts, uses one
 torch thread: the workers already keep the cores busy, and two workers of two threads each on two cores run
 several times slower than one worker alone.
 """
 
+import multiprocessing
 import os
 import shutil
 
@@ -16,16 +18,28 @@ import pytest
 import torch
 
 from benchmark import data
+from benchmark.commands import COMMANDS, module_name
 from reports.metrics import domain
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the subprocesses and spawned ranks the tests start
     torch.set_num_threads(1)
 
+# The processes that the distributed and reliability tests start are forked from one fork server per test
+# process, which imports these once: torch, torchvision and deepbench take about ten seconds to import on a
+# slow CPU, which every fresh interpreter paid again.
+multiprocessing.set_forkserver_preload(["tests.distributed.workers", "tests.reliability.faults",
+                                        *(module_name(command) for command in COMMANDS)])
+
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_domain_classifiers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("session-cache")
+    """The session's domain classifiers; under xdist one folder for all workers, whose cache lock lets one
+    worker train each classifier while the others wait for it, instead of every worker training its own."""
+    shared = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp()
+    root = (root.parent if shared else root) / "session-cache"
+    root.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(domain, "cache_root", lambda: root)
         yield root
@@ -35,7 +49,8 @@ def shared_domain_classifiers(tmp_path_factory):
 def embedded_domain_classifier(shared_domain_classifiers):
     """Copy the embedded digits' domain classifier (trained on first use) into a subprocess test's ``cache``."""
     domain.train_domain_classifier(data.load("embedded", "train"), progress=False)
-    return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True)
+    return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True,
+                                         ignore=shutil.ignore_patterns("*.lock", ".*"))  # another worker's
 
 
 @pytest.fixture(autouse=True)

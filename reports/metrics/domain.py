@@ -27,7 +27,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 
 from benchmark import distributed
 from benchmark.errors import DeepbenchError
-from benchmark.files import load_checkpoint, save_checkpoint
+from benchmark.files import building, load_checkpoint, save_checkpoint
 from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 
@@ -138,7 +138,9 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
     path = cache_root() / "domain" / f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
     if not cache:
         return _train(dataset, options, device, progress)
-    with distributed.main_first():  # under torchrun rank 0 trains and caches it; the other ranks load its file
+    # Under torchrun rank 0 trains and caches it and the other ranks load its file; of two runs sharing the cache,
+    # one trains it and the other waits for its file.
+    with distributed.main_first(), building(path):
         if path.is_file():
             log.debug("domain classifier loaded from %s", path)
             return load_domain_classifier(path).to(device)

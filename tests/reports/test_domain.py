@@ -1,6 +1,10 @@
 """The domain classifier learns real digits in one short epoch, caches itself, and scores samples with
 torch-fidelity's KID: about 0 for more of the same data, larger the further the fakes drift."""
 
+import concurrent.futures
+import threading
+import time
+
 import pytest
 import torch
 
@@ -56,7 +60,7 @@ def test_second_call_loads_the_cache_without_training(monkeypatch, digits):
     rng_state = torch.get_rng_state()
     trained = train_domain_classifier(data, epochs=1, batch_size=64, progress=False)
     assert torch.equal(torch.get_rng_state(), rng_state)  # seeded locally: the caller's RNG is untouched
-    files = list((cache_root() / "domain").iterdir())
+    files = list((cache_root() / "domain").glob("*.pt"))
     assert [f.name[:16] for f in files] == [data.fingerprint[:16]]
     assert load_checkpoint(files[0], "domain-classifier")["dataset"] == data.fingerprint
     assert same_weights(trained, train_domain_classifier(data, epochs=1, batch_size=64, cache=False, progress=False))
@@ -72,6 +76,27 @@ def test_second_call_loads_the_cache_without_training(monkeypatch, digits):
     assert torch.equal(predict(trained, digits[0]), predict(loaded, digits[0]))
     with pytest.raises(AssertionError, match="trained although"):  # other options, other cache entry
         train_domain_classifier(data, epochs=1, batch_size=64, seed=1, progress=False)
+
+
+def test_two_workers_sharing_a_cache_train_one_classifier_and_both_get_it(monkeypatch):
+    """Two test workers, or two runs, asking at once for the same classifier: before the cache lock both trained
+    it; now one trains while the other waits and loads the file. Threads stand in for the processes: the lock
+    is a file lock on separate file descriptors, which excludes them as it excludes processes."""
+    monkeypatch.setattr(domain, "cache_root", cache_root)
+    data = first(load("embedded", "train"), 200)
+    fits, fit = [], domain._fit
+
+    def slow_fit(*args, **kwargs):
+        fits.append(threading.get_ident())
+        time.sleep(1)  # long enough that the other thread asks while this one trains
+        fit(*args, **kwargs)
+
+    monkeypatch.setattr(domain, "_fit", slow_fit)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first_model, second_model = pool.map(
+            lambda _: train_domain_classifier(data, epochs=1, batch_size=64, progress=False), range(2))
+    assert len(fits) == 1
+    assert same_weights(first_model, second_model)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
