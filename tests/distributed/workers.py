@@ -1,6 +1,7 @@
 """What each process of a 2-process gloo run does: train (or sample, or fit a detector), record what it wrote.
 
-Spawned children import this module by name, so it holds only top-level functions and no pytest fixtures.
+The ranks are forked from a fork server that imported this module by name, so it holds only top-level functions
+and no pytest fixtures.
 """
 
 from __future__ import annotations
@@ -137,7 +138,8 @@ def detector_scores() -> dict:
     detector = Detector("cnn", 1, 8, DetectorConfig())
     seen = []
     detector.network.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
-    return {"scores": detector.decision_function(blobs(9)[0], batch_size=2), "seen": sum(seen)}
+    scores = detector.decision_function(blobs(9)[0], batch_size=2)
+    return {"scores": torch.from_numpy(scores), "seen": sum(seen)}  # a tensor, so the result loads weights-only
 
 
 def task(name: str, out: Path) -> dict:
@@ -187,9 +189,10 @@ def recording_writes(writes: list[str]) -> None:
     tempfile.mkstemp, Image.Image.save = mkstemp, save
 
 
-def worker(rank: int, world: int, port: int, name: str, out: Path, results: Path) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world))
+def worker(rank: int, world: int, port: int, name: str, out: Path, results: Path, environment: dict) -> None:
+    os.environ.clear()  # the fork server's environment is the first test's; this test's caches are in its own
+    os.environ.update(environment, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
     if name == "skip-barrier":
         os.environ["DEEPBENCH_DIST_TIMEOUT"] = SHORT_TIMEOUT_S
     faulthandler.dump_traceback_later(HUNG_AFTER_S, exit=True)  # a hung pair fails with both ranks' stacks
@@ -210,7 +213,15 @@ def free_port() -> int:
 
 
 def run_processes(name: str, out: Path, results: Path, world: int = 2) -> list[dict]:
-    """Run ``name`` in ``world`` gloo processes; each rank's result."""
+    """Run ``name`` in ``world`` gloo processes; each rank's result.
+
+    The processes are forked from the fork server (see ``tests/conftest.py``), which imported this module once:
+    spawning fresh interpreters made every rank of every test import torch, torchvision and deepbench again,
+    about ten seconds a rank on a slow CPU and a third of the distributed tests' time. The server holds no
+    threads and has run no torch operation, so a fork of it is as clean as a fresh process, apart from the
+    environment, which each rank takes from this call.
+    """
     results.mkdir(parents=True, exist_ok=True)
-    mp.spawn(worker, args=(world, free_port(), name, out, results), nprocs=world)
-    return [torch.load(results / f"rank{rank}.pt", weights_only=False) for rank in range(world)]
+    mp.start_processes(worker, args=(world, free_port(), name, out, results, dict(os.environ)), nprocs=world,
+                       start_method="forkserver")
+    return [torch.load(results / f"rank{rank}.pt", weights_only=True) for rank in range(world)]

@@ -3,22 +3,53 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 
 from benchmark.files import load_checkpoint
+from tests.reliability import faults
 
 REPO = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 600
 
 
 def deepbench(*args: str, faults: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    """``deepbench -q ARGS`` in a fresh Python process, with the faults of ``tests.reliability.faults``."""
-    command = [sys.executable, "-m", "tests.reliability.faults", *faults, "--", "-q", *map(str, args)]
-    return subprocess.run(command, cwd=REPO, env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+    """``deepbench -q ARGS`` in a process of its own, with the faults of ``tests.reliability.faults``; its exit
+    status (-9 when killed), stdout and stderr.
+
+    The process is forked from the fork server (see ``tests/conftest.py``), which imported deepbench once:
+    a fresh interpreter per call spent about ten seconds importing torch and torchvision on a slow CPU, most
+    of these tests' time. What a kill leaves behind is the same, since nothing of this test process is in it.
+    """
+    argv = [*faults, "--", "-q", *map(str, args)]
+    with tempfile.TemporaryDirectory() as streams:
+        stdout, stderr = Path(streams) / "stdout", Path(streams) / "stderr"
+        process = multiprocessing.get_context("forkserver").Process(
+            target=_faulty_deepbench, args=(argv, dict(os.environ), REPO, stdout, stderr))
+        process.start()
+        process.join(TIMEOUT_S)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+            raise TimeoutError(f"deepbench {' '.join(argv)} ran over {TIMEOUT_S} s")
+        return subprocess.CompletedProcess(argv, process.exitcode, stdout.read_text(), stderr.read_text())
+
+
+def _faulty_deepbench(argv: list[str], environment: dict, cwd: Path, stdout: Path, stderr: Path) -> None:
+    """In the forked process: this call's environment, folder and output files, then the faulty command."""
+    os.environ.clear()  # the fork server's environment is the first test's
+    os.environ.update(environment)
+    os.chdir(cwd)
+    for stream, path in ((sys.stdout, stdout), (sys.stderr, stderr)):
+        with open(path, "wb") as file:
+            os.dup2(file.fileno(), stream.fileno())
+    faults.main(argv)
 
 
 def error_line(completed: subprocess.CompletedProcess) -> str:
