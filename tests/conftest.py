@@ -50,7 +50,7 @@ def embedded_domain_classifier(shared_domain_classifiers):
     """Copy the embedded digits' domain classifier (trained on first use) into a subprocess test's ``cache``."""
     domain.train_domain_classifier(data.load("embedded", "train"), progress=False)
     return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True,
-                                         ignore=shutil.ignore_patterns("*.lock", ".*"))  # another worker's
+                                         ignore=shutil.ignore_patterns(".*"))  # locks, other workers' temp files
 
 
 @pytest.fixture(autouse=True)

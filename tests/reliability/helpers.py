@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from benchmark.files import load_checkpoint
-from tests.reliability import faults
+from tests.reliability import faults as fault_injection
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 600
@@ -49,7 +49,7 @@ def _faulty_deepbench(argv: list[str], environment: dict, cwd: Path, stdout: Pat
     for stream, path in ((sys.stdout, stdout), (sys.stderr, stderr)):
         with open(path, "wb") as file:
             os.dup2(file.fileno(), stream.fileno())
-    faults.main(argv)
+    fault_injection.main(argv)
 
 
 def error_line(completed: subprocess.CompletedProcess) -> str:
