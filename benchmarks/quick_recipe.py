@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 CANDIDATES = {  # name: (what it is, deepbench generate options)
-    "A": ("the quick suite's recipe: widths 32, lr 5e-4", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4"]),
+    "A": ("the previous quick recipe: widths 32, lr 5e-4", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4"]),
     "B": ("A with an EMA of G's weights (0.999)", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999"]),
     "C": ("widths 32, the paper's lr 2e-4, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "2e-4", "--ema", "0.999"]),
     "D": ("widths 16, lr 5e-4, EMA: more steps", ["--ngf", "16", "--ndf", "16", "--lr", "5e-4", "--ema", "0.999"]),
