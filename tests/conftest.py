@@ -10,7 +10,6 @@ torch thread: the workers already keep the cores busy, and two workers of two th
 several times slower than one worker alone.
 """
 
-import multiprocessing
 import os
 import shutil
 
@@ -18,18 +17,14 @@ import pytest
 import torch
 
 from benchmark import data
-from benchmark.commands import COMMANDS, module_name
 from reports.metrics import domain
+from tests import forkserver
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the subprocesses and spawned ranks the tests start
     torch.set_num_threads(1)
 
-# The processes that the distributed and reliability tests start are forked from one fork server per test
-# process, which imports these once: torch, torchvision and deepbench take about ten seconds to import on a
-# slow CPU, which every fresh interpreter paid again.
-multiprocessing.set_forkserver_preload(["tests.distributed.workers", "tests.reliability.faults",
-                                        *(module_name(command) for command in COMMANDS)])
+forkserver.preload()  # the distributed and reliability tests' processes import deepbench once
 
 
 @pytest.fixture(scope="session", autouse=True)

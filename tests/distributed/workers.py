@@ -30,6 +30,7 @@ from generators.train import TrainConfig, train
 from reports.metrics.domain import domain_quality_scorer
 from reports.metrics.generator_metrics import MetricOptions
 from reports.presentation.report import report
+from tests.forkserver import adopt_environment
 from tests.generators.test_train import blobs
 
 TINY = GANConfig(nz=8, ngf=8, ndf=8)
@@ -190,8 +191,7 @@ def recording_writes(writes: list[str]) -> None:
 
 
 def worker(rank: int, world: int, port: int, name: str, out: Path, results: Path, environment: dict) -> None:
-    os.environ.clear()  # the fork server's environment is the first test's; this test's caches are in its own
-    os.environ.update(environment, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+    adopt_environment(environment, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
     if name == "skip-barrier":
         os.environ["DEEPBENCH_DIST_TIMEOUT"] = SHORT_TIMEOUT_S
@@ -215,11 +215,8 @@ def free_port() -> int:
 def run_processes(name: str, out: Path, results: Path, world: int = 2) -> list[dict]:
     """Run ``name`` in ``world`` gloo processes; each rank's result.
 
-    The processes are forked from the fork server (see ``tests/conftest.py``), which imported this module once:
-    spawning fresh interpreters made every rank of every test import torch, torchvision and deepbench again,
-    about ten seconds a rank on a slow CPU and a third of the distributed tests' time. The server holds no
-    threads and has run no torch operation, so a fork of it is as clean as a fresh process, apart from the
-    environment, which each rank takes from this call.
+    The processes are forks of the fork server (``tests/forkserver.py``), which imported this module once:
+    spawning fresh interpreters was a third of the distributed tests' time.
     """
     results.mkdir(parents=True, exist_ok=True)
     mp.start_processes(worker, args=(world, free_port(), name, out, results, dict(os.environ)), nprocs=world,

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from benchmark.files import load_checkpoint
+from tests.forkserver import adopt_environment
 from tests.reliability import faults as fault_injection
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,9 +24,9 @@ def deepbench(*args: str, faults: tuple[str, ...] = ()) -> subprocess.CompletedP
     """``deepbench -q ARGS`` in a process of its own, with the faults of ``tests.reliability.faults``; its exit
     status (-9 when killed), stdout and stderr.
 
-    The process is forked from the fork server (see ``tests/conftest.py``), which imported deepbench once:
-    a fresh interpreter per call spent about ten seconds importing torch and torchvision on a slow CPU, most
-    of these tests' time. What a kill leaves behind is the same, since nothing of this test process is in it.
+    The process is a fork of the fork server (``tests/forkserver.py``), which imported deepbench once: a fresh
+    interpreter per call was most of these tests' time. What a kill leaves behind is the same, since nothing of
+    this test process is in it.
     """
     argv = [*faults, "--", "-q", *map(str, args)]
     with tempfile.TemporaryDirectory() as streams:
@@ -43,8 +44,7 @@ def deepbench(*args: str, faults: tuple[str, ...] = ()) -> subprocess.CompletedP
 
 def _faulty_deepbench(argv: list[str], environment: dict, cwd: Path, stdout: Path, stderr: Path) -> None:
     """In the forked process: this call's environment, folder and output files, then the faulty command."""
-    os.environ.clear()  # the fork server's environment is the first test's
-    os.environ.update(environment)
+    adopt_environment(environment)
     os.chdir(cwd)
     for stream, path in ((sys.stdout, stdout), (sys.stderr, stderr)):
         with open(path, "wb") as file:
