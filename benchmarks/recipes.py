@@ -1,0 +1,130 @@
+"""FID of training recipes at equal CPU time: the quick suite's DCGAN, and SNGAN on full MNIST for the zoo.
+
+A family's default recipe is chosen by measured quality at the time it is given. Each candidate of a sweep
+trains with ``deepbench generate --max-minutes BUDGET`` (CPU minutes, so a busy machine buys the same
+computation as an idle one) from seed 0, samples 1,000 fakes from the checkpoint the validation score keeps
+(``best.pt``), and ``deepbench report`` measures Inception FID, KID and precision/recall against 1,000 real
+training images. Two candidates run at a time, one torch thread each.
+
+- ``quick``: DCGAN on the embedded digits; the budget is the CPU time that recipe A (the quick suite's before
+  this comparison: 7 epochs at batch 64) took at 1 thread. The suite now trains F.
+- ``sngan``: SNGAN on full MNIST (``--data-root``) for the zoo's 15 CPU-minutes; S0 is the family's default
+  (DCGAN's Adam); the zoo's DCGAN scored FID 43.8 in the same CPU time (at 2 threads).
+
+    .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe [--budget 2.35] [--only A C]
+    .venv/bin/python benchmarks/recipes.py sngan --out runs/sngan-recipe --data-root ../shared/data
+    .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe --table   # the finished runs again
+
+FIDs from one seed each: differences of a few points are within what another seed moves them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+SAMPLES = 1000
+PAPER_ADAM = ["--beta1", "0", "--beta2", "0.9"]  # Miyato et al.'s ResNet runs (after Gulrajani et al.)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    generator: str
+    dataset: str
+    budget: float  # CPU minutes of training per candidate
+    candidates: dict[str, tuple[str, list[str]]]  # name: (what it is, deepbench generate options)
+
+
+SWEEPS = {
+    "quick": Sweep("dcgan", "embedded", 2.35, {
+        "A": ("the previous quick recipe: widths 32, lr 5e-4", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4"]),
+        "B": ("A with an EMA of G's weights (0.999)",
+              ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999"]),
+        "C": ("widths 32, the paper's lr 2e-4, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "2e-4", "--ema", "0.999"]),
+        "D": ("widths 16, lr 5e-4, EMA: more steps",
+              ["--ngf", "16", "--ndf", "16", "--lr", "5e-4", "--ema", "0.999"]),
+        "E": ("the paper's widths 64 and lr 2e-4, EMA",
+              ["--ngf", "64", "--ndf", "64", "--lr", "2e-4", "--ema", "0.999"]),
+        "F": ("A at batch 32 with EMA: twice the steps",
+              ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999", "--batch-size", "32"]),
+        "G": ("widths 32, lr 1e-3, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "1e-3", "--ema", "0.999"]),
+        "H": ("a wider D (64), lr 5e-4, EMA", ["--ngf", "32", "--ndf", "64", "--lr", "5e-4", "--ema", "0.999"]),
+    }),
+    "sngan": Sweep("sngan", "mnist", 15.0, {
+        "S0": ("DCGAN's Adam (2e-4, betas 0.5/0.999)", ["--beta1", "0.5", "--beta2", "0.999"]),
+        "S1": ("the paper's Adam (betas 0/0.9)", PAPER_ADAM),
+        "S3": ("S1 at batch 32 with EMA: twice the steps", [*PAPER_ADAM, "--ema", "0.999", "--batch-size", "32"]),
+    }),
+}
+
+
+def deepbench(*args: str, log: Path) -> None:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(log, "a") as output:
+        subprocess.run([sys.executable, "-m", "benchmark.cli", "--threads", "1", *args], env=environment,
+                       stdout=output, stderr=subprocess.STDOUT, check=True)
+
+
+def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str]) -> None:
+    """Train, sample and score one candidate into ``out/NAME`` (a finished one is left as it is)."""
+    folder = out / name
+    if (folder / "results.json").is_file():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "log.txt"
+    deepbench("generate", "--dataset", sweep.dataset, *data_root, "--generator", sweep.generator,
+              "--out", str(folder / "run"), "--epochs", "1000", "--max-minutes", str(budget),
+              "--num-samples", str(SAMPLES), "--force", *sweep.candidates[name][1], log=log)
+    deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
+              str(folder / "results.json"), log=log)
+
+
+def table(sweep: Sweep, out: Path) -> pd.DataFrame:
+    rows = []
+    for name, (summary, _) in sweep.candidates.items():
+        path = out / name / "results.json"
+        if not path.is_file():
+            continue
+        (metrics,) = json.loads(path.read_text())["generators"]
+        rows.append({"recipe": name, "what": summary, "steps": metrics["train_steps"],
+                     "sampled step": metrics["sampled_step"], "FID": round(metrics["fid"], 1),
+                     "KID x10^3": f"{1e3 * metrics['kid_mean']:.1f} ± {1e3 * metrics['kid_std']:.1f}",
+                     "precision": round(metrics["precision"], 3), "recall": round(metrics["recall"], 3),
+                     "fakes/reals": f"{metrics['samples_fake']}/{metrics['samples_real']}"})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", choices=sorted(SWEEPS))
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--budget", type=float, help="CPU minutes of training per candidate (default: the sweep's).")
+    parser.add_argument("--data-root", help="Where the data set lies (full MNIST for the sngan sweep).")
+    parser.add_argument("--only", nargs="+", help="Candidates to run (default: all of the sweep's).")
+    parser.add_argument("--table", action="store_true", help="Only print the table of the finished runs.")
+    args = parser.parse_args()
+    sweep = SWEEPS[args.sweep]
+    budget = args.budget or sweep.budget
+    data_root = ["--data-root", args.data_root] if args.data_root else []
+    unknown = sorted(set(args.only or ()) - set(sweep.candidates))
+    if unknown:
+        parser.error(f"unknown candidate {', '.join(unknown)}; {args.sweep} has {', '.join(sweep.candidates)}")
+    if not args.table:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda name: run(sweep, name, args.out, budget, data_root),
+                          args.only or sweep.candidates))
+    print(f"{sweep.generator} on {sweep.dataset}, seed 0, {budget} CPU-minutes of training at 1 torch thread each; "
+          f"Inception FID/KID/PR of {SAMPLES} fakes against {SAMPLES} real training images")
+    print(table(sweep, args.out).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
