@@ -9,7 +9,7 @@ training images. Two candidates run at a time, one torch thread each.
 - ``quick``: DCGAN on the embedded digits; the budget is the CPU time that recipe A (the quick suite's before
   this comparison: 7 epochs at batch 64) took at 1 thread. The suite now trains F.
 - ``sngan``: SNGAN on full MNIST (``--data-root``) for the zoo's 15 CPU-minutes; S0 is the family's default
-  (DCGAN's Adam); the zoo's DCGAN scored FID 43.8 in the same CPU time (at 2 threads).
+  (DCGAN's Adam), D0 the peer the issue measures SNGAN against: DCGAN with its default recipe, in the same run.
 
     .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe [--budget 2.35] [--only A C]
     .venv/bin/python benchmarks/recipes.py sngan --out runs/sngan-recipe --data-root ../shared/data
@@ -28,6 +28,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -35,33 +36,41 @@ SAMPLES = 1000
 PAPER_ADAM = ["--beta1", "0", "--beta2", "0.9"]  # Miyato et al.'s ResNet runs (after Gulrajani et al.)
 
 
+class Recipe(NamedTuple):
+    what: str
+    options: list[str]  # deepbench generate's
+    generator: str | None = None  # None: the sweep's; another family's is the peer at the same time
+
+
 @dataclass(frozen=True)
 class Sweep:
     generator: str
     dataset: str
     budget: float  # CPU minutes of training per candidate
-    candidates: dict[str, tuple[str, list[str]]]  # name: (what it is, deepbench generate options)
+    candidates: dict[str, Recipe]
 
 
 SWEEPS = {
     "quick": Sweep("dcgan", "embedded", 2.35, {
-        "A": ("the previous quick recipe: widths 32, lr 5e-4", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4"]),
-        "B": ("A with an EMA of G's weights (0.999)",
-              ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999"]),
-        "C": ("widths 32, the paper's lr 2e-4, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "2e-4", "--ema", "0.999"]),
-        "D": ("widths 16, lr 5e-4, EMA: more steps",
-              ["--ngf", "16", "--ndf", "16", "--lr", "5e-4", "--ema", "0.999"]),
-        "E": ("the paper's widths 64 and lr 2e-4, EMA",
-              ["--ngf", "64", "--ndf", "64", "--lr", "2e-4", "--ema", "0.999"]),
-        "F": ("A at batch 32 with EMA: twice the steps",
-              ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999", "--batch-size", "32"]),
-        "G": ("widths 32, lr 1e-3, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "1e-3", "--ema", "0.999"]),
-        "H": ("a wider D (64), lr 5e-4, EMA", ["--ngf", "32", "--ndf", "64", "--lr", "5e-4", "--ema", "0.999"]),
+        "A": Recipe("the previous quick recipe: widths 32, lr 5e-4", ["--ngf", "32", "--ndf", "32", "--lr", "5e-4"]),
+        "B": Recipe("A with an EMA of G's weights (0.999)",
+                    ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999"]),
+        "C": Recipe("widths 32, the paper's lr 2e-4, EMA",
+                    ["--ngf", "32", "--ndf", "32", "--lr", "2e-4", "--ema", "0.999"]),
+        "D": Recipe("widths 16, lr 5e-4, EMA: more steps",
+                    ["--ngf", "16", "--ndf", "16", "--lr", "5e-4", "--ema", "0.999"]),
+        "E": Recipe("the paper's widths 64 and lr 2e-4, EMA",
+                    ["--ngf", "64", "--ndf", "64", "--lr", "2e-4", "--ema", "0.999"]),
+        "F": Recipe("A at batch 32 with EMA: twice the steps",
+                    ["--ngf", "32", "--ndf", "32", "--lr", "5e-4", "--ema", "0.999", "--batch-size", "32"]),
+        "G": Recipe("widths 32, lr 1e-3, EMA", ["--ngf", "32", "--ndf", "32", "--lr", "1e-3", "--ema", "0.999"]),
+        "H": Recipe("a wider D (64), lr 5e-4, EMA", ["--ngf", "32", "--ndf", "64", "--lr", "5e-4", "--ema", "0.999"]),
     }),
     "sngan": Sweep("sngan", "mnist", 15.0, {
-        "S0": ("DCGAN's Adam (2e-4, betas 0.5/0.999)", ["--beta1", "0.5", "--beta2", "0.999"]),
-        "S1": ("the paper's Adam (betas 0/0.9)", PAPER_ADAM),
-        "S3": ("S1 at batch 32 with EMA: twice the steps", [*PAPER_ADAM, "--ema", "0.999", "--batch-size", "32"]),
+        "S0": Recipe("DCGAN's Adam (2e-4, betas 0.5/0.999)", ["--beta1", "0.5", "--beta2", "0.999"]),
+        "S1": Recipe("the paper's Adam (betas 0/0.9)", PAPER_ADAM),
+        "S3": Recipe("S1 at batch 32 with EMA: twice the steps", [*PAPER_ADAM, "--ema", "0.999", "--batch-size", "32"]),
+        "D0": Recipe("the peer: DCGAN, its default recipe (the zoo's)", [], "dcgan"),
     }),
 }
 
@@ -80,21 +89,23 @@ def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str])
         return
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "log.txt"
-    deepbench("generate", "--dataset", sweep.dataset, *data_root, "--generator", sweep.generator,
+    recipe = sweep.candidates[name]
+    deepbench("generate", "--dataset", sweep.dataset, *data_root, "--generator", recipe.generator or sweep.generator,
               "--out", str(folder / "run"), "--epochs", "1000", "--max-minutes", str(budget),
-              "--num-samples", str(SAMPLES), "--force", *sweep.candidates[name][1], log=log)
+              "--num-samples", str(SAMPLES), "--force", *recipe.options, log=log)
     deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
               str(folder / "results.json"), log=log)
 
 
 def table(sweep: Sweep, out: Path) -> pd.DataFrame:
     rows = []
-    for name, (summary, _) in sweep.candidates.items():
+    for name, recipe in sweep.candidates.items():
         path = out / name / "results.json"
         if not path.is_file():
             continue
         (metrics,) = json.loads(path.read_text())["generators"]
-        rows.append({"recipe": name, "what": summary, "steps": metrics["train_steps"],
+        rows.append({"recipe": name, "generator": metrics["generator"], "what": recipe.what,
+                     "steps": metrics["train_steps"],
                      "sampled step": metrics["sampled_step"], "FID": round(metrics["fid"], 1),
                      "KID x10^3": f"{1e3 * metrics['kid_mean']:.1f} ± {1e3 * metrics['kid_std']:.1f}",
                      "precision": round(metrics["precision"], 3), "recall": round(metrics["recall"], 3),
