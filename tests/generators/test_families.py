@@ -145,3 +145,22 @@ def test_a_family_default_yields_to_the_users_value_and_the_checkpoint_records_w
 def test_a_ddpm_it_cannot_build_is_refused_in_one_line_naming_the_option(config):
     with pytest.raises(DeepbenchError, match="even --ngf .* at most 1000 --sampling-steps"):
         create_gan("ddpm", 1, 8, config=config)
+
+
+@torch.no_grad()
+def test_ddpm_samples_a_large_batch_in_chunks_that_give_the_whole_batchs_images(monkeypatch):
+    """On a CPU the U-Net sees at most SAMPLING_CHUNK fakes a call (a 500-fake call ran at half the rate), and the
+    fakes are those of one call on the whole batch, labels kept with their noise. Per-sample convolutions do not
+    depend on the batch, so the two agree to float32 rounding: 1e-5 is far below uint8's step of 2/255."""
+    from generators import ddpm
+
+    monkeypatch.setattr(ddpm, "SAMPLING_CHUNK", 4)
+    gan = create_gan("cddpm", 1, 8, num_classes=3, config=TINY["cddpm"])
+    network = gan.generator.eval()
+    sizes = []
+    network.unet.register_forward_pre_hook(lambda module, inputs: sizes.append(len(inputs[0])))
+    z, labels = torch.randn(10, gan.config.nz), torch.arange(10) % 3
+    chunked = network(z, labels)
+    assert set(sizes) == {4, 2}
+    whole = ddim_sample(network.unet, z.view(10, 1, 8, 8), labels, network.alpha_bar, network.sampling_steps)
+    assert chunked.shape == whole.shape and (chunked - whole).abs().max() < 1e-5
