@@ -2,7 +2,7 @@
 
 A family's default recipe is chosen by measured quality at the time it is given. Each candidate of a sweep
 trains with ``deepbench generate --max-minutes BUDGET`` (CPU minutes, so a busy machine buys the same
-computation as an idle one) from seed 0, samples 1,000 fakes from the checkpoint the validation score keeps
+computation as an idle one) from seed 0 (``--seed``), samples 1,000 fakes from the checkpoint the validation score keeps
 (``best.pt``), and ``deepbench report`` measures Inception FID, KID and precision/recall against 1,000 real
 training images. Two candidates run at a time, one torch thread each.
 
@@ -82,7 +82,7 @@ def deepbench(*args: str, log: Path) -> None:
                        stdout=output, stderr=subprocess.STDOUT, check=True)
 
 
-def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str]) -> None:
+def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str], seed: int) -> None:
     """Train, sample and score one candidate into ``out/NAME`` (a finished one is left as it is)."""
     folder = out / name
     if (folder / "results.json").is_file():
@@ -92,7 +92,7 @@ def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str])
     recipe = sweep.candidates[name]
     deepbench("generate", "--dataset", sweep.dataset, *data_root, "--generator", recipe.generator or sweep.generator,
               "--out", str(folder / "run"), "--epochs", "1000", "--max-minutes", str(budget),
-              "--num-samples", str(SAMPLES), "--force", *recipe.options, log=log)
+              "--num-samples", str(SAMPLES), "--seed", str(seed), "--force", *recipe.options, log=log)
     deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
               str(folder / "results.json"), log=log)
 
@@ -119,6 +119,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--budget", type=float, help="CPU minutes of training per candidate (default: the sweep's).")
     parser.add_argument("--data-root", help="Where the data set lies (full MNIST for the sngan sweep).")
+    parser.add_argument("--seed", type=int, default=0, help="Training seed of every candidate (another seed: another "
+                                                                "--out).")
     parser.add_argument("--only", nargs="+", help="Candidates to run (default: all of the sweep's).")
     parser.add_argument("--table", action="store_true", help="Only print the table of the finished runs.")
     args = parser.parse_args()
@@ -130,10 +132,10 @@ def main() -> None:
         parser.error(f"unknown candidate {', '.join(unknown)}; {args.sweep} has {', '.join(sweep.candidates)}")
     if not args.table:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda name: run(sweep, name, args.out, budget, data_root),
+            list(pool.map(lambda name: run(sweep, name, args.out, budget, data_root, args.seed),
                           args.only or sweep.candidates))
-    print(f"{sweep.generator} on {sweep.dataset}, seed 0, {budget} CPU-minutes of training at 1 torch thread each; "
-          f"Inception FID/KID/PR of {SAMPLES} fakes against {SAMPLES} real training images")
+    print(f"{sweep.generator} on {sweep.dataset}, seed {args.seed}, {budget} CPU-minutes of training at 1 torch thread "
+          f"each; Inception FID/KID/PR of {SAMPLES} fakes against {SAMPLES} real training images")
     print(table(sweep, args.out).to_markdown(index=False))
 
 
