@@ -48,13 +48,15 @@ from generators.registry import GAN
 log = logging.getLogger(__name__)
 
 
-GAN_TRAINING = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "ema_decay": 0.0}  # the DCGAN paper's
+GAN_TRAINING = {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                "ema_decay": 0.0}  # the DCGAN paper's Adam
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Training options. Defaults: batch 64 and, for the GANs, Adam 2e-4 with betas (0.5, 0.999), as in the DCGAN
-    paper; an option left None takes its family's default (``GAN.train_defaults``, else :data:`GAN_TRAINING`)."""
+    paper; an option left None takes its family's default (``GAN.train_defaults``, e.g. SNGAN's batch 32 and betas
+    (0, 0.9); else :data:`GAN_TRAINING`)."""
 
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
@@ -64,18 +66,18 @@ class TrainConfig:
                                              "CPU, minutes of the process's CPU time (what other work on the "
                                              "machine does not take away; T threads spend T a minute); on a GPU, "
                                              "of the wall clock. The step it stops at depends on the machine.")
-    batch_size: int = option(64, "Images per step.")
+    batch_size: int | None = option(None, "Images per step (default 64, sngan 32).")
     lr_g: float | None = option(None, "Generator learning rate (Adam; default 2e-4, vae 1e-3).")
     lr_d: float | None = option(None, "Discriminator learning rate (default 2e-4; higher than --lr-g: TTUR, "
                                       "Heusel et al. 2017).")
-    beta1: float | None = option(None, "Adam beta1 (default 0.5, vae and ddpm 0.9).")
-    beta2: float | None = option(None, "Adam beta2 (default 0.999).")
+    beta1: float | None = option(None, "Adam beta1 (default 0.5, vae and ddpm 0.9, sngan 0).")
+    beta2: float | None = option(None, "Adam beta2 (default 0.999, sngan 0.9).")
     label_smoothing: float = option(0.0, "One-sided: real targets become 1 - this (e.g. 0.1).")
     instance_noise: float = option(0.0, "Std of noise on D's inputs, annealed linearly to 0 (e.g. 0.1).")
     feature_matching: bool = option(False, "G matches the mean of D's features on real data (Salimans et al. "
                                            "2016).")
-    ema_decay: float | None = option(None, "EMA decay of G's weights, e.g. 0.999 (0: off; default off, ddpm "
-                                           "0.999); sampling then uses the EMA generator.", aliases=("--ema",))
+    ema_decay: float | None = option(None, "EMA decay of G's weights, e.g. 0.999 (0: off; default off, sngan "
+                                           "and ddpm 0.999); sampling then uses the EMA generator.", aliases=("--ema",))
     sample_every: int = option(500, "Steps between sample grids.")
     checkpoint_every: int = option(500, "Steps between checkpoints (last.pt).")
     score_every: int = option(1000, "Steps between quality scores that choose checkpoints/best.pt.")
@@ -88,7 +90,7 @@ class TrainConfig:
     def __post_init__(self):
         positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")
         for name in positive:
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
@@ -145,14 +147,14 @@ class Trainer:
         if images.dtype != torch.uint8 or tuple(images.shape[1:]) != expected:
             raise DeepbenchError(f"training images are {images.dtype} {tuple(images.shape[1:])} but {gan.name} "
                                  f"was built for uint8 {expected}; pass --channels/--image-size to convert")
-        if len(images) < config.batch_size:
-            raise DeepbenchError(f"{len(images)} training images are fewer than one batch of {config.batch_size}; "
-                                 f"lower --batch-size")
         defaults = {**GAN_TRAINING, **gan.train_defaults}
         if gan.discriminator is None:  # no D: no D's rate either (--lr sets both rates, so no warning for it)
             config = replace(leave_out(config, ADVERSARIAL_ONLY, gan.name), lr_d=None)
             defaults.pop("lr_d")
         config = with_defaults(config, defaults)  # what training uses, and records
+        if len(images) < config.batch_size:
+            raise DeepbenchError(f"{len(images)} training images are fewer than one batch of {config.batch_size}; "
+                                 f"lower --batch-size")
         self.gan, self.config, self.device = gan, config, torch.device(device)
         self.images = images
         self.labels = labels.long() if gan.conditional else torch.zeros(len(images), dtype=torch.long)

@@ -43,7 +43,7 @@ def distance_to_data(gan, images):
     ("capsgan", {}, {}),
     ("dcgan", {"spectral_norm": True, "minibatch_std": True}, {"label_smoothing": 0.1, "instance_noise": 0.2}),
     ("dcgan", {}, {"feature_matching": True, "ema_decay": 0.9}),
-    ("sngan", {"ndf": 16}, {"beta1": 0.0, "beta2": 0.9}),  # the paper's Adam; with DCGAN's it drops a mode here
+    ("sngan", {"ndf": 16}, {"ema_decay": 0.0}),  # its own Adam (0/0.9); with DCGAN's it drops a mode here
 ])
 def test_training_moves_fakes_toward_the_data(tmp_path, name, model_options, train_options):
     torch.manual_seed(0)
@@ -59,6 +59,26 @@ def test_training_moves_fakes_toward_the_data(tmp_path, name, model_options, tra
     assert after < 0.5 * before, (before, after)
     assert (tmp_path / "losses.csv").exists() and (tmp_path / "losses.png").exists()
     assert (tmp_path / "samples" / "step_000320.png").exists()
+
+
+@pytest.mark.parametrize("name, classes, expected", [
+    ("dcgan", 0, {"batch_size": 64, "beta1": 0.5, "beta2": 0.999, "ema_decay": 0.0}),  # the DCGAN paper's
+    ("sngan", 0, {"batch_size": 32, "beta1": 0.0, "beta2": 0.9, "ema_decay": 0.999}),  # Miyato et al.'s, an EMA
+    ("csngan", 2, {"batch_size": 32, "beta1": 0.0, "beta2": 0.9, "ema_decay": 0.999}),
+])
+def test_each_gan_family_trains_with_its_own_recipe_unless_the_user_sets_an_option(tmp_path, name, classes,
+                                                                                   expected):
+    images, labels = blobs(96)
+    gan = create_gan(name, 1, 8, classes, config=TINY)
+    trainer = Trainer(gan, images, labels, tmp_path, TrainConfig())
+    assert {option: getattr(trainer.config, option) for option in expected} == expected
+    assert trainer.opt_g.defaults["betas"] == trainer.opt_d.defaults["betas"] == (expected["beta1"],
+                                                                                  expected["beta2"])
+    assert trainer.steps_per_epoch == 96 // expected["batch_size"]
+    assert (trainer.ema is not None) == (expected["ema_decay"] > 0)
+    given = TrainConfig(batch_size=16, beta1=0.3, beta2=0.95, ema_decay=0.0)
+    chosen = Trainer(create_gan(name, 1, 8, classes, config=TINY), images, labels, tmp_path, given)
+    assert (chosen.config.batch_size, chosen.opt_g.defaults["betas"], chosen.ema) == (16, (0.3, 0.95), None)
 
 
 def test_the_ema_warms_up_as_tensorflows_does_then_decays_at_the_given_rate(tmp_path):
