@@ -9,13 +9,13 @@ up-sampling, 3x3 convolutions, a 1x1 shortcut); the discriminator's first block 
 the pooling and pools its shortcut first, then come down-sampling blocks to the generator's start size and one
 block without, then ReLU and a sum over positions into a linear logit.
 
-Deviations, each ours: widths follow ``--ngf``/``--ndf`` (4 * ngf channels in G's blocks and 2 * ndf in D's:
-the paper's 256 and 128 at the default 64 for colour images; for gray ones the defaults are 8 and 16, see
+Deviations, each ours: widths follow ``--ngf``/``--ndf`` (4 * ngf channels in G's blocks and 2 * ndf in D's: the
+paper's 256 and 128 at the default 64 for colour images; for gray ones the defaults are 8 and 16, see
 :func:`generators.registry.sngan_defaults`); the class-conditional variant concatenates a label embedding to z,
-as ``cdcgan`` does, where conditional SNGANs use conditional BatchNorm, and adds the projection term in D
-(Miyato & Koyama 2018); training keeps deepbench's one D step per G step, where the paper takes five, with the
-paper's Adam betas (0, 0.9), batch 32 and an EMA of G (:data:`generators.registry.SNGAN_TRAINING`). Spectral norm
-is always on in D, and there is no minibatch standard deviation layer.
+as ``cdcgan`` does, where conditional SNGANs use conditional BatchNorm, and adds the projection term in D (Miyato
+& Koyama 2018); training keeps deepbench's one D step per G step, where the paper takes five, with the paper's
+Adam betas (0, 0.9) but batch 32, not 64, and an EMA of G (:data:`generators.registry.SNGAN_TRAINING`). Spectral
+norm is always on in D, and there is no minibatch standard deviation layer.
 """
 
 from __future__ import annotations
