@@ -81,9 +81,9 @@ SWEEPS = {
         "D0": Recipe("the peer: DCGAN, its default recipe (the zoo's)", [], "dcgan"),
     }),
     "ddpm": Sweep("ddpm", "mnist", 30.0, {
-        "P0": Recipe("the default: width 32, Adam 2e-4, batch 64, EMA 0.999", [*END_ONLY]),
+        "P0": Recipe("the default: width 32, Adam 2e-4, batch 64, EMA 0.999", END_ONLY),
         "P1": Recipe("P0 at lr 1e-3", ["--lr", "1e-3", *END_ONLY]),
-        "P2": Recipe("width 16 at lr 1e-3: about twice the steps", ["--ngf", "16", "--lr", "1e-3", *END_ONLY]),
+        "P2": Recipe("width 16 at lr 1e-3: more steps (2.7 times P1's)", ["--ngf", "16", "--lr", "1e-3", *END_ONLY]),
     }),
 }
 

@@ -90,8 +90,9 @@ class TrainConfig:
     def __post_init__(self):
         positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")
         for name in positive:
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise DeepbenchError(f"{name} must be at least 1, got {value}")
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must lie in (0, 1), got {getattr(self, name)}")
