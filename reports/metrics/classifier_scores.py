@@ -18,6 +18,7 @@ real **test** split, which the classifier never trained on.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import torch
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
@@ -48,30 +49,48 @@ def accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
     return (predicted == labels).double().mean().item()
 
 
-def domain_scores(classifier: DomainClassifier, real_test: ImageDataset, fakes: torch.Tensor,
-                  fake_labels: torch.Tensor | None = None, seed: int = 0) -> dict:
-    """All classifier-based scores of uint8 ``fakes`` against the real test split.
+class DomainReference:
+    """The real test split as a domain classifier sees it: its features and the classifier's accuracy on it,
+    computed on first use and then shared by every generator scored against the same split."""
+
+    def __init__(self, classifier: DomainClassifier, real_test: ImageDataset):
+        self.classifier, self.real_test = classifier, real_test
+        self.images, self.labels = real_test.tensors()
+
+    @cached_property
+    def features(self) -> torch.Tensor:
+        return extract_features(self.classifier, self.images)
+
+    @cached_property
+    def accuracy(self) -> float | None:
+        """None for a class subset scored by the whole set's classifier: its labels are not the classifier's."""
+        if self.classifier.num_classes != len(self.real_test.classes):
+            return None
+        return accuracy(predict(self.classifier, self.images), self.labels)
+
+
+def domain_scores(reference: DomainReference, fakes: torch.Tensor, fake_labels: torch.Tensor | None = None,
+                  seed: int = 0) -> dict:
+    """All classifier-based scores of uint8 ``fakes`` against the real test split of ``reference``.
 
     ``fake_labels`` (the classes the fakes were asked for) turn on GAN-test and GAN-train; without them
     (an unconditional generator) those two are None.
     """
-    real_images, real_labels = real_test.tensors()
-    real_features, fake_features = extract_features(classifier, real_images), extract_features(classifier, fakes)
-    subset = spread_subset_size(len(real_images), len(fakes))
-    kid_mean, kid_std = kid(real_features, fake_features, subset, seed=seed)
+    classifier = reference.classifier
+    fake_features = extract_features(classifier, fakes)
+    subset = spread_subset_size(len(reference.images), len(fakes))
+    kid_mean, kid_std = kid(reference.features, fake_features, subset, seed=seed)
     score = isc_features_to_metric(logits(classifier, fakes), min(IS_SPLITS, len(fakes)), rng_seed=seed)
     result = {"domain_network": f"domain classifier ({classifier.feature_dim}-d features, "
                                 f"{classifier.num_classes} classes)",
-              "domain_samples_real": len(real_images), "domain_samples_fake": len(fakes),
-              "domain_fid": frechet_distance(real_features, fake_features),
+              "domain_samples_real": len(reference.images), "domain_samples_fake": len(fakes),
+              "domain_fid": frechet_distance(reference.features, fake_features),
               "domain_kid_mean": kid_mean, "domain_kid_std": kid_std, "domain_kid_subset_size": subset,
               "domain_is_mean": score[KEY_METRIC_ISC_MEAN], "domain_is_std": score[KEY_METRIC_ISC_STD],
-              "real_accuracy": None, "gan_test": None, "gan_train": None}
-    if classifier.num_classes == len(real_test.classes):  # not so for a class subset scored by the whole set's
-        result["real_accuracy"] = accuracy(predict(classifier, real_images), real_labels)
+              "real_accuracy": reference.accuracy, "gan_test": None, "gan_train": None}
     if fake_labels is not None:
         result["gan_test"] = accuracy(predict(classifier, fakes), fake_labels)
-        result["gan_train"] = gan_train(fakes, fake_labels, real_test, seed)
+        result["gan_train"] = gan_train(fakes, fake_labels, reference.real_test, seed)
     return result
 
 

@@ -24,8 +24,8 @@ from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.options import option
 from benchmark.rundir import RunDir
-from reports.metrics.classifier_scores import domain_scores
-from reports.metrics.domain import DomainClassifier, train_domain_classifier
+from reports.metrics.classifier_scores import DomainReference, domain_scores
+from reports.metrics.domain import train_domain_classifier
 from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics, inception_weights
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,10 @@ class RealReference:
         self.train, self.test = self.data.load("train"), self.data.load("test")
 
     @cached_property
-    def classifier(self) -> DomainClassifier | None:
-        """Trained on the training split, or on the whole data set when the run used a one-class subset; None
-        when the whole data set has one class (a folder of unlabelled images), so there is nothing to classify."""
+    def domain(self) -> DomainReference | None:
+        """The test split under a domain classifier trained on the training split, or on the whole data set when
+        the run used a one-class subset; None when the whole data set has one class (a folder of unlabelled
+        images), so there is nothing to classify. Built once for all the generators a report scores."""
         training = self.train
         if len(training.classes) < 2:
             whole = self.data.whole()
@@ -68,7 +69,7 @@ class RealReference:
                 return None
             log.info("one class in %s: the domain classifier is trained on all of %s", self.data.dataset,
                      whole.dataset)
-        return train_domain_classifier(training, device=self.device)
+        return DomainReference(train_domain_classifier(training, device=self.device), self.test)
 
     @cached_property
     def extractor(self) -> InceptionExtractor:
@@ -116,11 +117,11 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
               "sampled_step": None if pd.isna(step) else int(step),
               "sampled_checkpoint": manifest["checkpoint"].iloc[0]}
     labels = torch.tensor(manifest["label"].astype(int).to_numpy()) if manifest["label"].notna().all() else None
-    if reals.classifier is None:
+    if reals.domain is None:
         result["domain_missing"] = (f"{reals.spec} has one class, and a domain classifier needs at least two; "
                                     f"the domain scores are left out")
     else:
-        result.update(domain_scores(reals.classifier, reals.test, fakes, labels, options.seed))
+        result.update(domain_scores(reals.domain, fakes, labels, options.seed))
     result.update(inception_part(reals, fakes, options, progress))
     if distributed.is_main():  # under torchrun every rank computed the same numbers
         write_json(path, result, "metrics")

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmark import data
+
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """An array in the IDX format of the MNIST files (big-endian sizes, uint8 data)."""
@@ -70,4 +72,15 @@ def write_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 3, s
                 pixels = np.full((size, size, 3), 40 * k + i, dtype=np.uint8)
                 write_image(root / split / name / f"{i:04d}{suffix}", pixels, **({"quality": 75} if
                                                                                  suffix == ".jpg" else {}))
+    return root
+
+
+def write_digit_folder(root: Path, digits=(0, 1), per_class: int = 48) -> Path:
+    """The first ``per_class`` embedded digits of each of ``digits`` per split, as PNGs in class folders: a
+    labelled data set whose domain classifier trains in a second, for tests that need one but not its quality."""
+    for split in ("train", "test"):
+        images, labels = data.load("embedded", split).tensors()
+        for digit in digits:
+            for index, image in enumerate(images[labels == digit][:per_class]):
+                write_image(root / split / str(digit) / f"{index:04d}.png", image[0].numpy())
     return root

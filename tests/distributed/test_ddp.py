@@ -9,6 +9,7 @@ import torch
 
 from benchmark import distributed
 from generators.sample import load_generator, sample_fakes
+from tests.benchmark.fixtures import write_digit_folder
 from tests.distributed.workers import (
     TIMM_WITH_BATCHNORM_ACT,
     detector_fit,
@@ -128,8 +129,9 @@ def test_detector_scores_are_split_over_the_ranks_and_gathered_in_order(tmp_path
 
 def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):
     run = tmp_path / "run"
-    generated = invoke("generate", "--dataset", "embedded:0,1", *TINY_GAN, "--max-steps", "4", "--num-samples", "30",
-                       "--out", run)
+    digits = write_digit_folder(tmp_path / "digits")
+    generated = invoke("generate", "--dataset", f"folder:{digits}", *TINY_GAN, "--max-steps", "4", "--num-samples",
+                       "30", "--out", run)
     assert generated.exit_code == 0, generated.output
     rank0, rank1 = run_processes("report", run, tmp_path / "results")
     assert rank1["writes"] == [] and any(write.endswith("report") for write in rank0["writes"])
@@ -139,6 +141,7 @@ def test_a_report_in_two_processes_is_written_by_rank_0_alone(tmp_path):
 
 def test_scored_generation_on_several_classes_finishes_whatever_each_rank_has_cached(tmp_path):
     """Once, rank 0 alone built the domain scorer, its cache barrier met rank 1's DDP construction, and both hung."""
+    write_digit_folder(tmp_path / "digits")
     rank0, rank1 = run_processes("generate-caches", tmp_path, tmp_path / "results")
     assert rank0["counts"] == rank1["counts"] == [24, 24, 24]
     for run in ("cold", "warm", "one-rank"):
@@ -153,6 +156,7 @@ def test_a_rank_that_skips_a_collective_gets_a_timeout_that_names_it(tmp_path):
 
 
 def test_the_micro_suite_runs_end_to_end_in_two_processes(tmp_path):
+    write_digit_folder(tmp_path / "digits")
     rank0, rank1 = run_processes("suite", tmp_path, tmp_path / "results")
     assert rank0["generators"] == rank1["generators"]
     (metrics,) = rank0["generators"]

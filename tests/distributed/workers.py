@@ -48,48 +48,57 @@ perturbations = ["none"]
 metrics = { num_samples = 12 }
 [[experiment]]
 name = "digits"
-dataset = "embedded:0,1"
+dataset = "folder:DIGITS"
 generators = ["dcgan"]
 detectors = ["cnn"]
 """
 
 
-def generate_scored(out: Path, cache: Path) -> int:
-    """Generate on two classes with the domain-classifier score that picks best.pt (its cache in ``cache``)."""
+def generate_scored(out: Path, digits: Path, cache: Path) -> int:
+    """Generate on two classes of ``digits`` with the domain-classifier score that picks best.pt (its cache in
+    ``cache``)."""
     os.environ["DEEPBENCH_CACHE"] = str(cache)
-    results = generate("embedded:0,1", ("dcgan",), out, TrainConfig(max_steps=4, batch_size=16, score_every=2),
+    results = generate(f"folder:{digits}", ("dcgan",), out, TrainConfig(max_steps=4, batch_size=16, score_every=2),
                        TINY, num_samples=24, scorer_factory=domain_quality_scorer, progress=False)
     return results[0].num_samples
 
 
 def generate_with_caches(out: Path) -> dict:
-    """Scored generation three times: cache cold, cache warm, and the cache on rank 0 only."""
-    shared, own = out / "cache", out / f"cache-rank{distributed.rank()}"
-    counts = [generate_scored(out / "cold", shared), generate_scored(out / "warm", shared)]
+    """Scored generation on the digits in ``out/digits`` three times: cache cold, cache warm, and the cache on
+    rank 0 only."""
+    shared, own, digits = out / "cache", out / f"cache-rank{distributed.rank()}", out / "digits"
+    counts = [generate_scored(out / "cold", digits, shared), generate_scored(out / "warm", digits, shared)]
     if distributed.is_main():
         shutil.copytree(shared, own)
-    counts.append(generate_scored(out / "one-rank", own))  # rank 1's cache is empty: it trains its own classifier
+    counts.append(generate_scored(out / "one-rank", digits, own))  # rank 1's cache is empty: it trains its own
     return {"counts": counts}
 
 
-def skip_a_barrier() -> dict:
-    """Rank 0 waits at a barrier that rank 1 never reaches; what rank 0 is told."""
+def skip_a_barrier(out: Path) -> dict:
+    """Rank 0 waits at a barrier that rank 1 never reaches; what rank 0 is told. Rank 1 stays in the group until
+    rank 0 has timed out (leaving sooner would break the barrier instead of timing it out)."""
+    timed_out = out / "timed-out"
     if distributed.is_main():
         try:
             distributed.barrier("only rank 0 calls this")
         except DeepbenchError as error:
             return {"error": str(error)}
+        finally:
+            timed_out.touch()
         return {"error": None}
-    time.sleep(3 * float(SHORT_TIMEOUT_S))  # long past the timeout, then leave
+    deadline = time.monotonic() + 3 * float(SHORT_TIMEOUT_S)
+    while not timed_out.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     return {"error": None}
 
 
 def micro_suite(out: Path) -> dict:
-    """The micro suite end to end (scored generation on two classes, detect, Inception report) in this group."""
+    """The micro suite end to end (scored generation on the two classes in ``out/digits``, detect, Inception
+    report) in this group."""
     os.environ["DEEPBENCH_CACHE"] = str(out / "cache")
     path = out / "micro.toml"
     if distributed.is_main():
-        path.write_text(MICRO_SUITE)
+        path.write_text(MICRO_SUITE.replace("DIGITS", str(out / "digits")))
     distributed.barrier()
     outcome = run_suite(config.load_suite(path), out / "suite")
     return {"generators": outcome.experiments[0].report.results["generators"]}
@@ -166,7 +175,7 @@ def task(name: str, out: Path) -> dict:
     if name == "generate-caches":
         return generate_with_caches(out)
     if name == "skip-barrier":
-        return skip_a_barrier()
+        return skip_a_barrier(out)
     if name == "suite":
         return micro_suite(out)
     if name == "report":

@@ -106,7 +106,8 @@ def test_the_papers_capsule_discriminator_trains_its_generator_toward_the_data(t
     images = torch.nn.functional.pad(small.repeat_interleave(3, 2).repeat_interleave(3, 3), (2, 2, 2, 2))
     gan = create_gan("capsgan-paper", 1, 28, config=GANConfig(nz=8, ngf=8, ndf=8, spectral_norm=True))
     before = distance_to_data(gan, images)
-    result = train(gan, images, labels, tmp_path, TrainConfig(epochs=40, batch_size=32, lr_g=1e-3, lr_d=1e-3,
+    # 320 steps of 8: as close to the data as 320 of 32 (12% of the distance before), at a third of the time
+    result = train(gan, images, labels, tmp_path, TrainConfig(epochs=10, batch_size=8, lr_g=1e-3, lr_d=1e-3,
                                                               sample_every=10**6, checkpoint_every=10**6),
                    progress=False)
     assert distance_to_data(gan, images) < 0.5 * before

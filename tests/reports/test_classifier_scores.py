@@ -7,7 +7,7 @@ import torch
 from benchmark.data import load
 from benchmark.images import InMemoryImages
 from reports.metrics import classifier_scores
-from reports.metrics.classifier_scores import domain_scores, frechet_distance, gan_train_epochs
+from reports.metrics.classifier_scores import DomainReference, domain_scores, frechet_distance, gan_train_epochs
 from reports.metrics.domain import train_domain_classifier
 
 
@@ -18,10 +18,14 @@ def real_test():
 
 
 @pytest.fixture(scope="module")
-def classifier():
-    images, labels = load("embedded", "train").tensors()
-    subset = InMemoryImages("embedded train, first 3000", images[:3000], labels[:3000], [str(d) for d in range(10)])
-    return train_domain_classifier(subset, epochs=1, batch_size=32, cache=False, progress=False)
+def classifier(shared_domain_classifiers):
+    """The embedded digits' domain classifier, as reports train it (cached for the whole test session)."""
+    return train_domain_classifier(load("embedded", "train"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def reference(classifier, real_test):
+    return DomainReference(classifier, real_test)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +44,8 @@ def short_gan_train():
 
 
 @pytest.fixture(scope="module")
-def good_scores(classifier, real_test, good_fakes, short_gan_train):
-    return domain_scores(classifier, real_test, *good_fakes)
+def good_scores(reference, good_fakes, short_gan_train):
+    return domain_scores(reference, *good_fakes)
 
 
 def test_a_perfect_conditional_generator_scores_like_real_data(good_scores):
@@ -52,20 +56,20 @@ def test_a_perfect_conditional_generator_scores_like_real_data(good_scores):
     assert scores["domain_kid_mean"] < 0.01
 
 
-def test_wrong_labels_ruin_gan_test_and_gan_train_but_not_the_label_free_scores(classifier, real_test, good_fakes,
-                                                                               good_scores, short_gan_train):
+def test_wrong_labels_ruin_gan_test_and_gan_train_but_not_the_label_free_scores(reference, good_fakes, good_scores,
+                                                                               short_gan_train):
     images, labels = good_fakes
     good = good_scores
-    shuffled = domain_scores(classifier, real_test, images, (labels + 1) % 10)
+    shuffled = domain_scores(reference, images, (labels + 1) % 10)
     assert shuffled["gan_test"] < 0.2 and shuffled["gan_train"] < 0.3
     assert shuffled["domain_fid"] == pytest.approx(good["domain_fid"])  # the images are the same
 
 
-def test_one_mode_has_low_domain_is_and_a_larger_distance(classifier, real_test, good_fakes):
+def test_one_mode_has_low_domain_is_and_a_larger_distance(reference, good_fakes):
     images, labels = good_fakes
     zeros = images[labels == 0]
-    collapsed = domain_scores(classifier, real_test, zeros)
-    diverse = domain_scores(classifier, real_test, images[: len(zeros)])
+    collapsed = domain_scores(reference, zeros)
+    diverse = domain_scores(reference, images[: len(zeros)])
     assert collapsed["domain_is_mean"] < 2 < diverse["domain_is_mean"]
     assert collapsed["domain_fid"] > 5 * diverse["domain_fid"]
     assert collapsed["gan_test"] is None and collapsed["gan_train"] is None  # no labels: unconditional
@@ -83,7 +87,7 @@ def test_a_class_subset_scored_by_the_whole_sets_classifier_has_no_real_accuracy
     images, labels = good_fakes
     sevens = InMemoryImages("sevens", images[labels == 7], torch.zeros(int((labels == 7).sum()), dtype=torch.long),
                             ["7"])
-    scores = domain_scores(classifier, sevens, images[:50])
+    scores = domain_scores(DomainReference(classifier, sevens), images[:50])
     assert scores["real_accuracy"] is None and scores["domain_fid"] > 0
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmark import data
 from benchmark.files import load_checkpoint, save_checkpoint
 from benchmark.rundir import RunDir
 from reports.metrics import classifier_scores, fidelity, gam, generator_metrics
@@ -79,8 +80,15 @@ def test_report_writes_tables_figures_and_a_page_with_all_of_them(run):
     assert "| cnn@dcgan" in (report / "leaderboard.md").read_text()
 
 
-def test_a_second_report_reuses_the_metrics_and_gives_the_same_files(run, monkeypatch):
-    assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+def test_a_report_sees_the_reals_once_and_a_second_reuses_the_metrics_and_gives_the_same_files(run, monkeypatch):
+    featured = []
+    extract_features = classifier_scores.extract_features
+    with monkeypatch.context() as patch:
+        patch.setattr(classifier_scores, "extract_features",
+                      lambda classifier, images: featured.append(len(images)) or extract_features(classifier, images))
+        assert invoke("report", "--run", str(run), *NO_INCEPTION).exit_code == 0
+    # each generator's 40 fakes, and the real test split once for both
+    assert sorted(featured) == [40, 40, len(data.load("embedded", "test"))]
     first = (run / "report" / "leaderboard.csv").read_text()
 
     def fail(*args, **kwargs):
