@@ -3,7 +3,7 @@
 One exception, for speed: the domain classifiers that in-process tests train (ten seconds to a minute each on
 the embedded digits, which most tiny runs use, as fast as the CPU) are cached once for the whole session and
 all its workers, under a key of their data and options as in normal use. Subprocess tests keep their own
-caches.
+caches. And GAN-train, in the reports in-process tests make, trains a tenth of its steps.
 
 Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker, and every process it starts, uses one
 torch thread: the workers already keep the cores busy, and two workers of two threads each on two cores run
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from benchmark import data
-from reports.metrics import domain
+from reports.metrics import classifier_scores, domain
 from tests import forkserver
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -46,6 +46,13 @@ def embedded_domain_classifier(shared_domain_classifiers):
     domain.train_domain_classifier(data.load("embedded", "train"), progress=False)
     return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True,
                                          ignore=shutil.ignore_patterns(".*"))  # locks, other workers' temp files
+
+
+@pytest.fixture(autouse=True)
+def short_gan_train(monkeypatch):
+    """GAN-train's classifier trains 40 steps, not 400, in the reports the tests make: they check that it is
+    reported; its quality is tested in test_classifier_scores, at its own budget."""
+    monkeypatch.setattr(classifier_scores, "GAN_TRAIN_STEPS", 40)
 
 
 @pytest.fixture(autouse=True)

@@ -35,9 +35,10 @@ def good_fakes():
     return images[1000:2000], labels[1000:2000]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def short_gan_train():
-    """GAN-train at a quarter of its steps: enough to learn 1,000 real digits, and a quarter of the time."""
+    """GAN-train at a quarter of its steps (not conftest's 40): enough to learn 1,000 real digits, and a quarter
+    of the time."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(classifier_scores, "GAN_TRAIN_STEPS", classifier_scores.GAN_TRAIN_STEPS // 4)
         yield

@@ -28,11 +28,8 @@ def module_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def shared_cache(module_cache, monkeypatch):
-    """One cache for the module: the domain classifier and the Inception weights are made once. GAN-train's
-    classifier trains 40 steps, not 400: these tests check that it is reported, its quality is tested in
-    test_classifier_scores."""
+    """One cache for the module: the domain classifier and the Inception weights are made once."""
     monkeypatch.setenv("DEEPBENCH_CACHE", str(module_cache))
-    monkeypatch.setattr(classifier_scores, "GAN_TRAIN_STEPS", 40)
 
 
 @pytest.fixture(scope="module")
