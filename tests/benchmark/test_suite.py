@@ -2,6 +2,7 @@
 end to end, writes the run-directory contract file by file, and resumes after an interruption to the same table."""
 
 import json
+import shutil
 
 import pytest
 
@@ -36,6 +37,19 @@ def micro(tmp_path):
     path = tmp_path / "micro.toml"
     path.write_text(MICRO)
     return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """``deepbench run`` of the micro suite, once for the module (with its own cache): its folder and output."""
+    root = tmp_path_factory.mktemp("finished")
+    (root / "micro.toml").write_text(MICRO)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
+        patch.setenv("DEEPBENCH_DATA", str(root / "cache" / "data"))
+        result = invoke("run", "--suite", str(root / "micro.toml"), "--out", str(root / "out"))
+    assert result.exit_code == 0, result.output
+    return root / "out", result.output
 
 
 @pytest.mark.parametrize("name", config.suite_names())
@@ -105,11 +119,9 @@ def test_a_set_field_no_config_has_fails_before_any_work(micro, tmp_path):
     assert "unknown detector option seed" in invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).output
 
 
-def test_micro_suite_writes_the_run_directory_contract(micro, tmp_path):
-    out = tmp_path / "out"
-    result = invoke("run", "--suite", str(micro), "--out", str(out))
-    assert result.exit_code == 0, result.output
-    assert "## digits: ran generate, detect, report" in result.output and "| cnn" in result.output
+def test_micro_suite_writes_the_run_directory_contract(finished):
+    out, output = finished
+    assert "## digits: ran generate, detect, report" in output and "| cnn" in output
     run = out / "digits"
     expected = ["run.json", "suite.json", "generators/dcgan/checkpoints/last.pt", "generators/dcgan/losses.csv",
                 "generators/dcgan/losses.png", "generators/dcgan/fakes/manifest.csv",
@@ -132,9 +144,9 @@ def untimed(results: dict) -> dict:
     return {**results, "generators": [{**metrics, "train_seconds": None} for metrics in results["generators"]]}
 
 
-def test_an_interrupted_suite_resumes_to_the_same_table(micro, tmp_path, monkeypatch):
+def test_an_interrupted_suite_resumes_to_the_same_table(finished, micro, tmp_path, monkeypatch):
     straight = config.load_suite(micro)
-    reference = suite.run_suite(straight, tmp_path / "straight")
+    reference = json.loads((finished[0] / "digits" / "report" / "results.json").read_text())
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -146,14 +158,13 @@ def test_an_interrupted_suite_resumes_to_the_same_table(micro, tmp_path, monkeyp
     resumed = suite.run_suite(straight, tmp_path / "split", resume=True)
     (outcome,) = resumed.experiments
     assert outcome.skipped == ["generate"] and outcome.ran == ["detect", "report"]
-    assert markdown_tables(untimed(outcome.report.results)) == markdown_tables(untimed(reference.experiments[0]
-                                                                                      .report.results))
+    assert markdown_tables(untimed(outcome.report.results)) == markdown_tables(untimed(reference))
     again = suite.run_suite(straight, tmp_path / "split", resume=True)
     assert again.experiments[0].ran == [] and again.experiments[0].skipped == ["generate", "detect", "report"]
 
 
-def test_resume_refuses_changed_options_and_force_starts_again(micro, tmp_path):
-    assert invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).exit_code == 0
+def test_resume_refuses_changed_options_and_force_starts_again(finished, micro, tmp_path):
+    shutil.copytree(finished[0], tmp_path / "out")
     micro.write_text(MICRO.replace("max_steps = 6", "max_steps = 7"))
     result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--resume")
     assert result.exit_code == 2 and "other generate options" in result.output and "--force" in result.output
