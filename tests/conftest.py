@@ -1,9 +1,9 @@
 """Keep every test off the network, the user's cache and ../shared: caches and data roots live in tmp.
 
-One exception, for speed: the domain classifiers that in-process tests train (ten seconds to a minute each on
+Two exceptions, for speed. The domain classifiers that in-process tests train (ten seconds to a minute each on
 the embedded digits, which most tiny runs use, as fast as the CPU) are cached once for the whole session and
-all its workers, under a key of their data and options as in normal use. Subprocess tests keep their own
-caches. And GAN-train, in the reports in-process tests make, trains a tenth of its steps.
+all its workers, under a key of their data and options as in normal use; subprocess tests keep their own
+caches. And GAN-train, in the reports that in-process tests make, trains a tenth of its steps.
 
 Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker, and every process it starts, uses one
 torch thread: the workers already keep the cores busy, and two workers of two threads each on two cores run
