@@ -25,7 +25,8 @@ from benchmark.registry import Registry
 from benchmark.runtime import cache_root
 
 SPLITS = ("train", "test")
-EMBEDDED_FILE = Path(__file__).parent / "assets" / "embedded-mnist.npz"
+ASSETS = Path(__file__).parent / "assets"  # what ships with the package: the embedded digits and their classifier
+EMBEDDED_FILE = ASSETS / "embedded-mnist.npz"
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 
 

@@ -1,8 +1,8 @@
 """Keep every test off the network, the user's cache and ../shared: caches and data roots live in tmp.
 
-Two exceptions, for speed. The domain classifiers that in-process tests train (ten seconds to a minute each on
-the embedded digits, which most tiny runs use, as fast as the CPU) are cached once for the whole session and
-all its workers, under a key of their data and options as in normal use; subprocess tests keep their own
+Two exceptions, for speed. The domain classifiers that in-process tests train (seconds each on the small data
+sets tests write; the embedded digits' classifier ships with the package) are cached once for the whole session
+and all its workers, under a key of their data and options as in normal use; subprocess tests keep their own
 caches. And GAN-train, in the reports that in-process tests make, trains a tenth of its steps.
 
 Under pytest-xdist (``make test`` runs ``pytest -n auto``) each worker, and every process it starts, uses one
@@ -11,12 +11,10 @@ several times slower than one worker alone.
 """
 
 import os
-import shutil
 
 import pytest
 import torch
 
-from benchmark import data
 from reports.metrics import classifier_scores, domain
 from tests import forkserver
 
@@ -38,14 +36,6 @@ def shared_domain_classifiers(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(domain, "cache_root", lambda: root)
         yield root
-
-
-@pytest.fixture(scope="session")
-def embedded_domain_classifier(shared_domain_classifiers):
-    """Copy the embedded digits' domain classifier (trained on first use) into a subprocess test's ``cache``."""
-    domain.train_domain_classifier(data.load("embedded", "train"), progress=False)
-    return lambda cache: shutil.copytree(shared_domain_classifiers / "domain", cache / "domain", dirs_exist_ok=True,
-                                         ignore=shutil.ignore_patterns(".*"))  # locks, other workers' temp files
 
 
 @pytest.fixture(autouse=True)

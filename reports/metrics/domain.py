@@ -8,7 +8,10 @@ The network trains in seconds and scores a thousand 28-pixel images in about a s
 cheap enough for a generator's training loop to score itself often and keep its best checkpoint.
 
 A trained classifier is cached under ``cache_root()/domain``, keyed by the data set's fingerprint and the
-training options, so every report on the same data reuses one network.
+training options, so every report on the same data reuses one network. The embedded digits' classifier at the
+default options ships with the package (``benchmark/assets``, built by ``benchmarks/make_embedded_classifier.py``
+with the quick suite's 2 threads): the README's first run loads it instead of training it, and every machine
+scores the embedded digits with the same weights.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import building, load_checkpoint, save_checkpoint
 from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.runtime import cache_root, progress_bar, resolve_device
+from benchmark.sources import ASSETS
 
 log = logging.getLogger(__name__)
 KIND = "domain-classifier"
 CACHE_VERSION = 1  # part of the cache key: bump it when the network or its training changes
+SHIPPED_PREFIX = "domain-"  # a shipped classifier's file in benchmark/assets: this, then its cache file's name
 SCORE_REALS = 1000  # the training reals a generator's quality score compares its fakes with
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample count when there are fewer
 
@@ -123,7 +128,8 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
 
     Initialisation and data order come from ``seed`` alone (the caller's global RNG is left untouched), so
     the same data and options give the same weights on CPU; that is what makes the cache key honest. The
-    device is not part of the key. ``cache=False`` neither reads nor writes the cache.
+    device is not part of the key. A classifier shipped with the package under the same key is loaded when the
+    cache has none. ``cache=False`` neither reads nor writes the cache, nor reads a shipped classifier.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("width", width)):
         _require(isinstance(value, int) and value >= 1, f"{name} must be a positive int, got {value!r}")
@@ -135,15 +141,17 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
     device = resolve_device(device)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "width": width, "seed": seed,
                "version": CACHE_VERSION}
-    path = cache_root() / "domain" / f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
+    name = f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
+    path = cache_root() / "domain" / name
     if not cache:
         return _train(dataset, options, device, progress)
     # Under torchrun rank 0 trains and caches it and the other ranks load its file; of two runs sharing the cache,
     # one trains it and the other waits for its file.
     with distributed.main_first(), building(path):
-        if path.is_file():
-            log.debug("domain classifier loaded from %s", path)
-            return load_domain_classifier(path).to(device)
+        for found in (path, ASSETS / f"{SHIPPED_PREFIX}{name}"):
+            if found.is_file():
+                log.debug("domain classifier loaded from %s", found)
+                return load_domain_classifier(found).to(device)
         model = _train(dataset, options, device, progress)
         save_checkpoint(path, {"kind": KIND, "model": model.config(), "training": options,
                                "dataset": dataset.fingerprint, "description": repr(dataset),

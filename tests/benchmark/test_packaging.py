@@ -24,3 +24,11 @@ def test_name_command_and_licence():
     assert project["name"] == DISTRIBUTION != "deepbench"
     assert project["scripts"] == {"deepbench": "benchmark.cli:main"}
     assert project["license"] == "MIT" and "MIT License" in (REPO / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_every_asset_is_package_data():
+    """A non-editable install carries only what package-data names: the embedded digits and their classifier."""
+    patterns = PROJECT["tool"]["setuptools"]["package-data"]["benchmark"]
+    assets = [path.relative_to(REPO / "benchmark") for path in (REPO / "benchmark" / "assets").iterdir()]
+    assert {path.suffix for path in assets} == {".npz", ".pt"}
+    assert all(any(path.match(pattern) for pattern in patterns) for path in assets)

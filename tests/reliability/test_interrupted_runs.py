@@ -36,10 +36,9 @@ KILLED = -signal.SIGKILL
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, embedded_domain_classifier):
-    """One uninterrupted run: generated, detected and reported."""
+def reference(tmp_path_factory):
+    """One uninterrupted run: generated, detected and reported (the domain classifier ships with the package)."""
     root = tmp_path_factory.mktemp("reference")
-    embedded_domain_classifier(root / "cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEEPBENCH_CACHE", str(root / "cache"))
         out = root / "run"
@@ -50,7 +49,7 @@ def reference(tmp_path_factory, embedded_domain_classifier):
 
 
 def copy_generated(reference, tmp_path, isolated_paths):
-    """The reference run as ``generate`` left it, and its cached domain classifier (it scores generators)."""
+    """The reference run as ``generate`` left it, and its cache."""
     copy = tmp_path / "run"
     shutil.copytree(reference, copy, ignore=shutil.ignore_patterns("detectors", "report", "metrics"))
     shutil.copytree(reference.parent / "cache", isolated_paths, dirs_exist_ok=True)

@@ -13,6 +13,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
 from benchmark.images import InMemoryImages
 from benchmark.runtime import cache_root
+from benchmark.sources import ASSETS
 from reports.metrics import domain
 from reports.metrics.domain import (
     DomainClassifier,
@@ -76,6 +77,35 @@ def test_second_call_loads_the_cache_without_training(monkeypatch, digits):
     assert torch.equal(predict(trained, digits[0]), predict(loaded, digits[0]))
     with pytest.raises(AssertionError, match="trained although"):  # other options, other cache entry
         train_domain_classifier(data, epochs=1, batch_size=64, seed=1, progress=False)
+
+
+def test_the_embedded_digits_classifier_ships_with_the_package_and_loads_without_training(monkeypatch, digits):
+    """The README's first run loads it: it must be the classifier of today's embedded digits at today's defaults
+    (else rebuild it with benchmarks/make_embedded_classifier.py), and a good one."""
+    monkeypatch.setattr(domain, "cache_root", cache_root)  # an empty cache: only the package can hold it
+    monkeypatch.setattr(domain, "_fit", lambda *args: pytest.fail(
+        "trained: no shipped classifier matches the embedded digits at the default options; rebuild it with "
+        "python benchmarks/make_embedded_classifier.py"))
+    training = load("embedded", "train")
+    loaded = train_domain_classifier(training, progress=False)
+    (shipped,) = ASSETS.glob(f"{domain.SHIPPED_PREFIX}*.pt")
+    state = load_checkpoint(shipped, "domain-classifier")
+    assert state["dataset"] == training.fingerprint and state["training"]["version"] == domain.CACHE_VERSION
+    assert not list((cache_root() / "domain").glob("*.pt"))  # read from the package, not copied into the cache
+    images, labels = digits
+    assert (predict(loaded, images) == labels).double().mean().item() > 0.95  # held-out digits
+
+
+def test_a_shipped_classifier_is_not_read_without_the_cache(monkeypatch):
+    class Trained(Exception):
+        pass
+
+    def fit(*args):
+        raise Trained
+
+    monkeypatch.setattr(domain, "_fit", fit)
+    with pytest.raises(Trained):  # cache=False trains, even where the package holds the classifier
+        train_domain_classifier(load("embedded", "train"), cache=False, progress=False)
 
 
 def test_two_workers_sharing_a_cache_train_one_classifier_and_both_get_it(monkeypatch):
