@@ -61,13 +61,15 @@ class TrainConfig:
     epochs: int = option(10, "Training epochs.")
     max_steps: int | None = option(None, "Stop after this many steps, before --epochs ends (a later --resume "
                                          "goes on).")
-    max_minutes: float | None = option(None, "Stop once training has used this many minutes, before --epochs "
-                                             "ends (a later --resume goes on): equal compute for comparisons. On a "
+    max_minutes: float | None = option(None, "Stop once the training steps have used this many minutes (sample "
+                                             "grids, scores and checkpoints not counted), before --epochs ends (a "
+                                             "later --resume goes on): equal compute for comparisons. On a "
                                              "CPU, minutes of the process's CPU time (what other work on the "
                                              "machine does not take away; T threads spend T a minute); on a GPU, "
                                              "of the wall clock. The step it stops at depends on the machine.")
     batch_size: int | None = option(None, "Images per step (default 64, sngan 32).")
-    lr_g: float | None = option(None, "Generator learning rate (Adam; default 2e-4, vae 1e-3).")
+    lr_g: float | None = option(None, "Generator learning rate (Adam; default 2e-4, vae and ddpm on gray images "
+                                      "1e-3).")
     lr_d: float | None = option(None, "Discriminator learning rate (default 2e-4; higher than --lr-g: TTUR, "
                                       "Heusel et al. 2017).")
     beta1: float | None = option(None, "Adam beta1 (default 0.5, vae and ddpm 0.9, sngan 0).")
@@ -183,7 +185,7 @@ class Trainer:
         self.schedule_steps = config.epochs * self.steps_per_epoch  # annealing follows epochs, not max_steps,
         self.total_steps = min(self.schedule_steps, config.max_steps or math.inf)  # so a stop can resume exactly
         self.step, self.history, self.best_step, self.best_score, self.seconds = 0, [], None, None, 0.0
-        self.budget_seconds = 0.0  # on budget_clock(): what --max-minutes counts
+        self.budget_seconds = 0.0  # the training steps' time on budget_clock(): what --max-minutes counts
         self.order, self.order_epoch = torch.empty(0, dtype=torch.long), -1
         fixed = torch.Generator().manual_seed(config.seed + 1)  # its own stream: grids never shift training noise
         self.fixed_z = torch.randn(64, gan.config.nz, generator=fixed).to(self.device)
@@ -339,8 +341,10 @@ class Trainer:
         return distributed.broadcast(self.budget_seconds >= 60 * self.config.max_minutes)
 
     def budget_clock(self) -> float:
-        """The clock ``max_minutes`` counts: this process's CPU time on a CPU, so that a budget buys the same
-        computation on a busy machine as on an idle one; the wall clock on a GPU, whose work the CPU only queues."""
+        """The clock ``max_minutes`` counts, around the training steps alone (a grid or a score of a diffusion
+        model's fakes costs hundreds of a GAN's, which would otherwise spend the budget unequally across
+        families): this process's CPU time on a CPU, so that a budget buys the same computation on a busy
+        machine as on an idle one; the wall clock on a GPU, whose work the CPU only queues."""
         return time.process_time() if self.device.type == "cpu" else time.perf_counter()
 
     def check_divergence(self, row: dict) -> None:
@@ -387,9 +391,11 @@ class Trainer:
         """Train to ``total_steps``; checkpoints, grids, scores and logs along the way."""
         config = self.config
         bar = progress_bar(total=self.total_steps, initial=self.step, show=progress, desc=self.gan.name, unit="step")
-        started, budget_started = time.perf_counter() - self.seconds, self.budget_clock() - self.budget_seconds
+        started = time.perf_counter() - self.seconds
         while self.step < self.total_steps:
+            step_started = self.budget_clock()
             row = self.train_step(self.step)
+            self.budget_seconds += self.budget_clock() - step_started
             self.history.append(row)
             try:
                 self.check_divergence(row)
@@ -398,7 +404,7 @@ class Trainer:
                     self.write_logs()  # the curves up to the failure help to diagnose it
                 raise
             self.step += 1
-            self.seconds, self.budget_seconds = time.perf_counter() - started, self.budget_clock() - budget_started
+            self.seconds = time.perf_counter() - started
             bar.update()
             bar.set_postfix({name: f"{value:.3g}" for name, value in row.items() if name not in ("step", "epoch")},
                             refresh=False)

@@ -206,6 +206,32 @@ def test_a_time_budget_stops_training_at_the_same_step_and_resume_goes_on(tmp_pa
     assert resumed.step == 12 and len(pd.read_csv(tmp_path / "losses.csv")) == 12
 
 
+def test_a_time_budget_counts_the_training_steps_not_the_grids_scores_and_checkpoints(tmp_path, monkeypatch):
+    """A clock that moves one second in each training step and a hundred in each score (a score of a diffusion
+    model's fakes costs hundreds of a GAN's): with a grid, a score and a checkpoint after every step, a budget of
+    six seconds still buys six steps, as it does a family whose scores cost nothing."""
+    from generators import train as train_module
+
+    clock = [0.0]
+    monkeypatch.setattr(train_module.time, "process_time", lambda: clock[0])
+    training_step = Trainer.train_step
+
+    def one_second_step(self, step):
+        clock[0] += 1
+        return training_step(self, step)
+
+    def slow_scorer(fakes):
+        clock[0] += 100
+        return 1.0
+
+    monkeypatch.setattr(Trainer, "train_step", one_second_step)
+    images, labels = blobs(64)
+    config = TrainConfig(epochs=50, batch_size=16, sample_every=1, checkpoint_every=1, score_every=1, max_minutes=0.1)
+    stopped = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, config, scorer=slow_scorer,
+                    progress=False)
+    assert stopped.step == 6 and load_checkpoint(stopped.checkpoint)["budget_seconds"] == 6
+
+
 def test_existing_checkpoint_is_not_overwritten_without_resume(tmp_path):
     run_steps(tmp_path, 5)
     with pytest.raises(DeepbenchError, match="last.pt exists; pass --resume"):
