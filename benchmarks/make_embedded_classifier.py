@@ -15,7 +15,7 @@ import torch
 
 from benchmark.data import load
 from benchmark.sources import ASSETS
-from reports.metrics.domain import SHIPPED_PREFIX, train_domain_classifier
+from reports.metrics.domain import SHIPPED_PREFIX, shipped_classifier, train_domain_classifier
 
 THREADS = 2
 
@@ -28,7 +28,7 @@ def main() -> None:
         os.environ["DEEPBENCH_CACHE"] = cache
         train_domain_classifier(load("embedded", "train"), progress=True)
         (built,) = (Path(cache) / "domain").glob("*.pt")
-        shipped = ASSETS / f"{SHIPPED_PREFIX}{built.name}"
+        shipped = shipped_classifier(built)
         shutil.copyfile(built, shipped)
     print(f"wrote {shipped} ({shipped.stat().st_size / 1e6:.1f} MB) at {THREADS} torch threads")
 

@@ -117,6 +117,11 @@ def load_domain_classifier(path: str | Path) -> DomainClassifier:
     return model.eval()
 
 
+def shipped_classifier(cached: Path) -> Path:
+    """Where the package ships the classifier that the cache would hold at ``cached``."""
+    return ASSETS / f"{SHIPPED_PREFIX}{cached.name}"
+
+
 def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_size: int = 128, lr: float = 5e-3,
                             width: int = 32, seed: int = 0, device: str = "cpu", cache: bool = True,
                             progress: bool | None = None) -> DomainClassifier:
@@ -141,14 +146,13 @@ def train_domain_classifier(dataset: ImageDataset, *, epochs: int = 2, batch_siz
     device = resolve_device(device)
     options = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "width": width, "seed": seed,
                "version": CACHE_VERSION}
-    name = f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
-    path = cache_root() / "domain" / name
+    path = cache_root() / "domain" / f"{dataset.fingerprint[:16]}-{config_hash(options)}.pt"
     if not cache:
         return _train(dataset, options, device, progress)
     # Under torchrun rank 0 trains and caches it and the other ranks load its file; of two runs sharing the cache,
     # one trains it and the other waits for its file.
     with distributed.main_first(), building(path):
-        for found in (path, ASSETS / f"{SHIPPED_PREFIX}{name}"):
+        for found in (path, shipped_classifier(path)):
             if found.is_file():
                 log.debug("domain classifier loaded from %s", found)
                 return load_domain_classifier(found).to(device)
