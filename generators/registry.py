@@ -176,7 +176,9 @@ def cvae(channels: int, image_size: int, num_classes: int, config: GANConfig) ->
     return _vae("cvae", channels, image_size, _conditional_classes("cvae", num_classes), config)
 
 
+DDPM_DEFAULTS = {"ngf": 32, "sampling_steps": 50}
 DDPM_TRAINING = {"beta1": 0.9, "ema_decay": 0.999}  # Ho et al.'s Adam at their rate (2e-4), and an EMA
+DDPM_GRAY_DEFAULTS = {**DDPM_DEFAULTS, "ngf": 16}
 DDPM_GRAY_TRAINING = {**DDPM_TRAINING, "lr_g": 1e-3}
 
 
@@ -185,9 +187,7 @@ def ddpm_defaults(channels: int) -> tuple[dict, dict]:
     (digits) width 16 at 1e-3, which reached FID 50.6 where the colour defaults reached 87.5 in 30 CPU-minutes on
     full MNIST (a narrower U-Net takes 2.7 times the steps; benchmarks/recipes.py ddpm, benchmarks/README.md
     "DDPM's recipe"). Not measured on colour images on a CPU, where 32 px RGB trains at GPU budgets."""
-    if channels > 1:
-        return {"ngf": 32, "sampling_steps": 50}, DDPM_TRAINING
-    return {"ngf": 16, "sampling_steps": 50}, DDPM_GRAY_TRAINING
+    return (DDPM_DEFAULTS, DDPM_TRAINING) if channels > 1 else (DDPM_GRAY_DEFAULTS, DDPM_GRAY_TRAINING)
 
 
 def _ddpm(name: str, channels: int, image_size: int, classes: int, config: GANConfig) -> GAN:
