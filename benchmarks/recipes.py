@@ -87,6 +87,8 @@ SWEEPS = {
         "P1": Recipe("P0 at lr 1e-3", ["--ngf", "32", "--lr", "1e-3", *END_ONLY]),
         "P2": Recipe("width 16 at lr 1e-3: more steps (2.7 times P1's; the gray default since)",
                      ["--ngf", "16", "--lr", "1e-3", *END_ONLY]),
+        "P3": Recipe("P2 with Min-SNR-5 loss weights (Hang et al. 2023)",
+                     ["--ngf", "16", "--lr", "1e-3", "--snr-gamma", "5", *END_ONLY]),
     }),
 }
 

@@ -129,6 +129,15 @@ def predicted_clean(x: torch.Tensor, noise: torch.Tensor, signal: torch.Tensor) 
     return ((x - (1 - signal).sqrt() * noise) / signal.sqrt()).clamp(-1, 1)
 
 
+def min_snr_weight(signal: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Min-SNR-gamma's weight of a noise-prediction loss at signal share ``signal`` (Hang et al. 2023, eq. 6 with
+    the noise target): min(SNR, gamma) / SNR, SNR = signal / (1 - signal). The nearly clean steps, whose noise is
+    hard to see and whose gradients conflict with the noisy steps', weigh less; every step with SNR <= gamma
+    weighs 1."""
+    snr = signal / (1 - signal)
+    return snr.clamp(max=gamma) / snr
+
+
 def ddim_sample(denoiser: Denoiser, noise: torch.Tensor, labels: torch.Tensor | None, alpha_bar: torch.Tensor,
                 steps: int) -> torch.Tensor:
     """DDIM with eta = 0 (Song et al. 2021, eq. 12) from ``noise`` at the last step down to an image in [-1, 1],
@@ -173,8 +182,10 @@ class Diffusion(LikelihoodModel):
     """``forward(z, labels)``: DDIM samples from the noise ``z`` (one value per pixel); ``training_loss``: the
     noise-prediction error of a real batch at random steps."""
 
-    def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, sampling_steps: int = 50):
+    def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, sampling_steps: int = 50,
+                 snr_gamma: float = 0.0):
         super().__init__()
+        self.snr_gamma = snr_gamma
         if image_size % 4:
             raise DeepbenchError(f"ddpm's U-Net halves the image twice; {image_size} px is not a multiple of 4")
         self.shape, self.sampling_steps = (channels, image_size, image_size), sampling_steps
@@ -196,7 +207,11 @@ class Diffusion(LikelihoodModel):
 
     def training_loss(self, real: torch.Tensor, labels: torch.Tensor | None, time: torch.Tensor,
                       epsilon: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Ho et al.'s simplified loss: the mean squared error of the predicted noise."""
+        """Ho et al.'s simplified loss, the mean squared error of the predicted noise, each image's weighted by
+        :func:`min_snr_weight` when ``snr_gamma`` is set."""
         signal = self.alpha_bar[time][:, None, None, None]
         noisy = signal.sqrt() * real + (1 - signal).sqrt() * epsilon
-        return {"loss": F.mse_loss(self.unet(noisy, time, labels), epsilon)}
+        errors = (self.unet(noisy, time, labels) - epsilon).square().flatten(1).mean(1)
+        if self.snr_gamma:
+            errors = errors * min_snr_weight(self.alpha_bar[time], self.snr_gamma)
+        return {"loss": errors.mean()}

@@ -1,8 +1,8 @@
 """``deepbench generate``: train each requested GAN on a data set, then write its synthetic data set.
 
 Several generators train one after another into the same run directory. With a checkpoint given, only
-sampling happens. Sampling uses ``best.pt`` (the best-scoring step) when training kept one, else
-``last.pt``, and says which.
+sampling happens (``--sampling-steps`` then sets ddpm's DDIM steps; other options are the checkpoint's).
+Sampling uses ``best.pt`` (the best-scoring step) when training kept one, else ``last.pt``, and says which.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     count = num_samples or len(test_set)
     results = []
     if checkpoint is not None:
-        loaded = load_generator(checkpoint, torch_device)
+        loaded = load_generator(checkpoint, torch_device, sampling_options(gan_config))
         results.append(_sample(run, loaded, count, train_config.seed, train_set.classes, None, None, progress))
     else:
         # every rank builds the scorer (its classifier cache is shared through a barrier); rank 0 alone scores
@@ -89,6 +89,14 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     if distributed.is_main():
         run.finish("generate")
     return results
+
+
+def sampling_options(gan_config: GANConfig | None) -> dict:
+    """The options given with ``--checkpoint`` that change how its fakes are drawn: DDIM's step count is chosen
+    at sampling time (fewer steps, faster and coarser fakes from the same weights); the others are the
+    checkpoint's."""
+    steps = gan_config.sampling_steps if gan_config else None
+    return {"sampling_steps": steps} if steps is not None else {}
 
 
 def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:

@@ -39,11 +39,16 @@ class GANConfig:
     minibatch_std: bool = option(False, "Minibatch standard deviation feature in D.")
     routing_iterations: int = option(3, "Dynamic-routing iterations of the capsule discriminators.")
     sampling_steps: int | None = option(None, "DDIM steps per sample of ddpm (default 50; eta 0).")
+    snr_gamma: float | None = option(None, "ddpm's Min-SNR loss weighting (Hang et al. 2023): a step's loss "
+                                           "weighs min(SNR, gamma) / SNR, e.g. 5 (0: Ho et al.'s unweighted "
+                                           "loss; default 0).")
 
     def __post_init__(self):
         for name in ("nz", "ngf", "ndf", "routing_iterations", "sampling_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise DeepbenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.snr_gamma is not None and not self.snr_gamma >= 0:
+            raise DeepbenchError(f"snr_gamma must be >= 0 (0: off), got {self.snr_gamma}")
 
 
 GAN_DEFAULTS = {"nz": 100, "ngf": 64, "ndf": 64}  # DCGAN's
@@ -76,10 +81,13 @@ class GAN:
                 "num_classes": self.num_classes, "config": config}
 
 
+DIFFUSION_ONLY = {"sampling_steps": None, "snr_gamma": None}
+
+
 def _build(name: str, discriminator_class, channels: int, image_size: int, classes: int,
            config: GANConfig, extra: dict, generator_class=DCGANGenerator, defaults: dict = GAN_DEFAULTS,
            training: dict | None = None) -> GAN:
-    config = with_defaults(leave_out(config, {"sampling_steps": None}, name), defaults)
+    config = with_defaults(leave_out(config, DIFFUSION_ONLY, name), defaults)
     generator = generator_class(channels, image_size, config.nz, config.ngf, classes)
     discriminator = discriminator_class(channels, image_size, config.ndf, classes, config.spectral_norm,
                                         config.minibatch_std, **extra)
@@ -153,7 +161,7 @@ def csngan(channels: int, image_size: int, num_classes: int, config: GANConfig) 
                   config, {}, ResNetGenerator, sngan_defaults(channels), SNGAN_TRAINING)
 
 
-VAE_UNUSED = {"spectral_norm": False, "minibatch_std": False, "sampling_steps": None}  # a discriminator's, ddpm's
+VAE_UNUSED = {"spectral_norm": False, "minibatch_std": False, **DIFFUSION_ONLY}  # a discriminator's, ddpm's
 VAE_DEFAULTS = {"nz": 32, "ngf": 32, "ndf": 32}
 VAE_TRAINING = {"lr_g": 1e-3, "beta1": 0.9}  # Kingma & Ba's Adam defaults at the rate VAEs are usually trained
 
@@ -176,7 +184,7 @@ def cvae(channels: int, image_size: int, num_classes: int, config: GANConfig) ->
     return _vae("cvae", channels, image_size, _conditional_classes("cvae", num_classes), config)
 
 
-DDPM_DEFAULTS = {"ngf": 32, "sampling_steps": 50}
+DDPM_DEFAULTS = {"ngf": 32, "sampling_steps": 50, "snr_gamma": 0.0}
 DDPM_TRAINING = {"beta1": 0.9, "ema_decay": 0.999}  # Ho et al.'s Adam at their rate (2e-4), and an EMA
 DDPM_GRAY_DEFAULTS = {**DDPM_DEFAULTS, "ngf": 16}
 DDPM_GRAY_TRAINING = {**DDPM_TRAINING, "lr_g": 1e-3}
@@ -198,7 +206,7 @@ def _ddpm(name: str, channels: int, image_size: int, classes: int, config: GANCo
     if config.ngf % 2 or config.sampling_steps > TRAINING_STEPS:
         raise DeepbenchError(f"{name} needs an even --ngf (the step's sinusoidal embedding has that size) and at most "
                              f"{TRAINING_STEPS} --sampling-steps; got {config.ngf} and {config.sampling_steps}")
-    model = Diffusion(channels, image_size, config.ngf, classes, config.sampling_steps)
+    model = Diffusion(channels, image_size, config.ngf, classes, config.sampling_steps, config.snr_gamma)
     return GAN(name, model, None, channels, image_size, classes, config, training)
 
 

@@ -35,22 +35,25 @@ class LoadedGenerator:
     step: int
 
 
-def load_gan(checkpoint: str | Path) -> tuple[dict, GAN]:
+def load_gan(checkpoint: str | Path, sampling: dict | None = None) -> tuple[dict, GAN]:
     """A training checkpoint (``last.pt`` or ``best.pt``) and the GAN it trained, built anew: the caller loads the
-    weights it needs (the generator's, the EMA generator's or the discriminator's)."""
+    weights it needs (the generator's, the EMA generator's or the discriminator's). ``sampling`` replaces options
+    that change how fakes are drawn, not the weights (ddpm's ``sampling_steps``)."""
     state = load_checkpoint(checkpoint)
     if not str(state.get("kind", "")).startswith("generator:"):
         raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a generator; pass a checkpoint "
                              f"from generators/<name>/checkpoints/")
     spec = state["gan"]
     return state, create_gan(spec["name"], spec["channels"], spec["image_size"], spec["num_classes"],
-                             GANConfig(**spec["config"]))
+                             GANConfig(**{**spec["config"], **(sampling or {})}))
 
 
-def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> LoadedGenerator:
-    """Rebuild a generator from a training checkpoint (``last.pt`` or ``best.pt``)."""
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu",
+                   sampling: dict | None = None) -> LoadedGenerator:
+    """Rebuild a generator from a training checkpoint (``last.pt`` or ``best.pt``), with ``sampling``'s options
+    (see :func:`load_gan`)."""
     checkpoint = Path(checkpoint)
-    state, gan = load_gan(checkpoint)
+    state, gan = load_gan(checkpoint, sampling)
     weights = state["generator"]
     if state.get("ema"):
         weights = {key.removeprefix("module."): value for key, value in state["ema"].items()

@@ -28,7 +28,9 @@ def generator_help() -> str:
 @click.option("--lr", type=float, help="Adam learning rate of both networks (sets --lr-g and --lr-d).")
 @click_options(TrainConfig, exclude=("seed",))
 @click_options(GANConfig)
-@click.option("--checkpoint", type=click.Path(path_type=Path), help="Only sample from this checkpoint.")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Only sample from this checkpoint (with --sampling-steps: ddpm's DDIM steps; other options are "
+                   "the checkpoint's).")
 @click.option("--num-samples", type=int, help="Fakes to write [default: size of the real test split].")
 @click.option("--resume", is_flag=True, help="Continue from the run's last checkpoint.")
 @click.option("--force", is_flag=True, help="Replace what --out holds (the named generators and what was derived "

@@ -8,7 +8,7 @@ import torch
 from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
 from benchmark.images import to_unit_range
-from generators.ddpm import ancestral_sample, cosine_alpha_bar, ddim_sample
+from generators.ddpm import ancestral_sample, cosine_alpha_bar, ddim_sample, min_snr_weight
 from generators.registry import GANConfig, create_gan
 from generators.train import TrainConfig, train
 from tests.generators.test_train import blobs
@@ -109,10 +109,33 @@ def test_ddim_over_every_step_draws_what_ancestral_sampling_draws():
     assert (fifty.mean(0) - mu).abs().max() < 0.016 and fifty.std(0).mean().item() == pytest.approx(spread, abs=0.02)
 
 
+def test_min_snr_weighs_each_images_noise_error_by_min_snr_gamma_over_snr():
+    """At signal share a the SNR is a / (1 - a): 0.5 gives SNR 1 (weight 1 under gamma 5), 0.9 SNR 9 (5/9), 0.99
+    SNR 99 (5/99). The loss is the mean over images of each one's squared error times its weight; without gamma,
+    Ho et al.'s plain mean squared error of the same network."""
+    signal = torch.tensor([0.5, 0.9, 0.99])
+    assert min_snr_weight(signal, 5.0).tolist() == pytest.approx([1, 5 / 9, 5 / 99], rel=1e-5)
+    torch.manual_seed(0)
+    weighted = create_gan("ddpm", 1, 8, config=GANConfig(ngf=8, snr_gamma=5)).generator
+    plain = create_gan("ddpm", 1, 8, config=GANConfig(ngf=8)).generator
+    torch.nn.init.normal_(weighted.unet.out[-1].weight)  # a network that predicts something
+    plain.load_state_dict(weighted.state_dict())
+    real, epsilon = torch.rand(3, 1, 8, 8) * 2 - 1, torch.randn(3, 1, 8, 8)
+    time = torch.stack([(weighted.alpha_bar - a).abs().argmin() for a in signal])
+    with torch.no_grad():
+        a = weighted.alpha_bar[time][:, None, None, None]
+        errors = (weighted.unet(a.sqrt() * real + (1 - a).sqrt() * epsilon, time) - epsilon).square().mean((1, 2, 3))
+        expected = (errors * min_snr_weight(weighted.alpha_bar[time], 5.0)).mean()
+        assert weighted.training_loss(real, None, time, epsilon)["loss"].item() == pytest.approx(expected.item())
+        assert plain.training_loss(real, None, time, epsilon)["loss"].item() == pytest.approx(errors.mean().item())
+        assert expected < 0.9 * errors.mean()  # the weights bite: the two losses differ
+
+
 @pytest.mark.parametrize(("name", "config", "train_options", "ignored"), [
     ("ddpm", GANConfig(nz=100), {}, "--nz"),
     ("vae", GANConfig(spectral_norm=True), {}, "--spectral-norm"),
     ("dcgan", GANConfig(sampling_steps=20), {}, "--sampling-steps"),
+    ("vae", GANConfig(snr_gamma=5), {}, "--snr-gamma"),
     ("vae", GANConfig(), {"label_smoothing": 0.1}, "--label-smoothing"),
 ])
 def test_an_option_the_family_has_no_use_for_is_named_in_a_warning_and_not_recorded(tmp_path, caplog, name, config,

@@ -129,3 +129,27 @@ def test_the_families_without_a_discriminator_take_every_familys_path_through_de
     assert set(metrics) == families and all(metrics[name]["domain_samples_fake"] == 40 for name in families)
     refused = invoke("report", "--gam", str(out / "generators" / "ddpm"), str(out / "generators" / "vae"))
     assert refused.exit_code == 2 and "ddpm, which trains without a discriminator" in refused.output
+
+
+def test_ddpm_samples_a_checkpoint_at_the_ddim_steps_asked_at_sampling_time(tmp_path):
+    """DDIM's step count is a sampling choice: the weights sampled again at the steps they trained with give the
+    training run's fakes byte for byte, at other steps other fakes, and the sampling run records the steps."""
+    out = tmp_path / "run"
+    trained = invoke("generate", "--dataset", "embedded:0,1", "--generator", "ddpm", "--ngf", "8",
+                     "--sampling-steps", "4", "--batch-size", "32", "--max-steps", "5", "--num-samples", "12",
+                     "--out", str(out))
+    assert trained.exit_code == 0, trained.output
+    original = RunDir(out).fakes("ddpm")
+    checkpoint = out / "generators" / "ddpm" / "checkpoints" / pd.read_csv(original / "manifest.csv")["checkpoint"][0]
+
+    def sampled(steps: str):
+        result = invoke("generate", "--dataset", "embedded:0,1", "--checkpoint", str(checkpoint), "--sampling-steps",
+                        steps, "--num-samples", "12", "--out", str(tmp_path / steps))
+        assert result.exit_code == 0, result.output
+        return RunDir(tmp_path / steps)
+
+    files = sorted(path.name for path in original.glob("*.png"))
+    again, finer = sampled("4").fakes("ddpm"), sampled("9")
+    assert len(files) == 12 and all((again / name).read_bytes() == (original / name).read_bytes() for name in files)
+    assert all((finer.fakes("ddpm") / name).read_bytes() != (original / name).read_bytes() for name in files)
+    assert finer.generate_config()["gan"]["sampling_steps"] == 9
