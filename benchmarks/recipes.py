@@ -38,8 +38,10 @@ import pandas as pd
 
 SAMPLES = 1000
 PAPER_ADAM = ["--beta1", "0", "--beta2", "0.9"]  # Miyato et al.'s ResNet runs (after Gulrajani et al.)
-END_ONLY = ["--score-every", "1000000", "--sample-every", "1000000"]  # a score of ddpm's 1,000 DDIM fakes costs
-# about 4 CPU-minutes at 1 thread (outside the budget, but not outside the wall clock): score and grid once, at the end
+DDPM_RUN = ["--score-every", "1000000", "--sample-every", "1000000", "--sampling-steps", "50"]
+"""Score and grid once, at the end: a score of ddpm's 1,000 DDIM fakes costs about 4 CPU-minutes at 1 thread
+(outside the budget, but not outside the wall clock). Fakes in 50 DDIM steps, the default when these recipes were
+compared; ``--sampling-steps`` samples a candidate's weights again at other step counts."""
 DCGAN_BATCH = ["--batch-size", "64", "--ema", "0"]  # DCGAN's batch, no EMA: what sngan trained with before S3
 
 
@@ -83,12 +85,15 @@ SWEEPS = {
     }),
     "ddpm": Sweep("ddpm", "mnist", 30.0, {
         "P0": Recipe("the colour default: width 32, Adam 2e-4, batch 64, EMA 0.999",
-                     ["--ngf", "32", "--lr", "2e-4", *END_ONLY]),
-        "P1": Recipe("P0 at lr 1e-3", ["--ngf", "32", "--lr", "1e-3", *END_ONLY]),
+                     ["--ngf", "32", "--lr", "2e-4", *DDPM_RUN]),
+        "P1": Recipe("P0 at lr 1e-3", ["--ngf", "32", "--lr", "1e-3", *DDPM_RUN]),
         "P2": Recipe("width 16 at lr 1e-3: more steps (2.7 times P1's; the gray default since)",
-                     ["--ngf", "16", "--lr", "1e-3", *END_ONLY]),
+                     ["--ngf", "16", "--lr", "1e-3", *DDPM_RUN]),
         "P3": Recipe("P2 with Min-SNR-5 loss weights (Hang et al. 2023)",
-                     ["--ngf", "16", "--lr", "1e-3", "--snr-gamma", "5", *END_ONLY]),
+                     ["--ngf", "16", "--lr", "1e-3", "--snr-gamma", "5", *DDPM_RUN]),
+        "P4": Recipe("P2 at lr 2e-3", ["--ngf", "16", "--lr", "2e-3", *DDPM_RUN]),
+        "P5": Recipe("P2 at batch 32: twice the steps",
+                     ["--ngf", "16", "--lr", "1e-3", "--batch-size", "32", *DDPM_RUN]),
     }),
 }
 
@@ -115,20 +120,44 @@ def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str],
               str(folder / "results.json"), log=log)
 
 
+def resample(sweep: Sweep, name: str, steps: int, out: Path, data_root: list[str], seed: int) -> None:
+    """Sample candidate ``name``'s checkpoint again at ``steps`` DDIM steps into ``out/NAME@STEPS`` and score it:
+    the same weights and the same noise, so what differs is the sampler's step count."""
+    folder = out / f"{name}@{steps}"
+    if (folder / "results.json").is_file():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "log.txt"
+    fakes = pd.read_csv(out / name / "run" / "generators" / sweep.generator / "fakes" / "manifest.csv")
+    checkpoint = out / name / "run" / "generators" / sweep.generator / "checkpoints" / fakes["checkpoint"][0]
+    deepbench("generate", "--dataset", sweep.dataset, *data_root, "--checkpoint", str(checkpoint),
+              "--sampling-steps", str(steps), "--num-samples", str(SAMPLES), "--seed", str(seed),
+              "--out", str(folder / "run"), "--force", log=log)
+    deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
+              str(folder / "results.json"), log=log)
+
+
 def table(sweep: Sweep, out: Path) -> pd.DataFrame:
     rows = []
     for name, recipe in sweep.candidates.items():
-        path = out / name / "results.json"
-        if not path.is_file():
-            continue
-        (metrics,) = json.loads(path.read_text())["generators"]
-        rows.append({"recipe": name, "generator": metrics["generator"], "what": recipe.what,
-                     "steps": metrics["train_steps"],
-                     "sampled step": metrics["sampled_step"], "FID": round(metrics["fid"], 1),
-                     "KID x10^3": f"{1e3 * metrics['kid_mean']:.1f} ± {1e3 * metrics['kid_std']:.1f}",
-                     "precision": round(metrics["precision"], 3), "recall": round(metrics["recall"], 3),
-                     "fakes/reals": f"{metrics['samples_fake']}/{metrics['samples_real']}"})
+        for path in [out / name / "results.json", *sorted(out.glob(f"{name}@*/results.json"),
+                                                          key=lambda path: int(path.parent.name.split("@")[1]))]:
+            if path.is_file():
+                rows.append(row(path, path.parent.name, recipe))
     return pd.DataFrame(rows)
+
+
+def row(path: Path, name: str, recipe: Recipe) -> dict:
+    """One finished candidate's line; ``NAME@STEPS`` is its checkpoint sampled again at STEPS DDIM steps."""
+    (metrics,) = json.loads(path.read_text())["generators"]
+    trained, _, steps = name.partition("@")
+    what = f"{trained}'s weights sampled at {steps} DDIM steps" if steps else recipe.what
+    return {"recipe": name, "generator": metrics["generator"], "what": what,
+            "steps": metrics["train_steps"] or metrics["sampled_step"], "sampled step": metrics["sampled_step"],
+            "FID": round(metrics["fid"], 1),
+            "KID x10^3": f"{1e3 * metrics['kid_mean']:.1f} ± {1e3 * metrics['kid_std']:.1f}",
+            "precision": round(metrics["precision"], 3), "recall": round(metrics["recall"], 3),
+            "fakes/reals": f"{metrics['samples_fake']}/{metrics['samples_real']}"}
 
 
 def main() -> None:
@@ -141,6 +170,8 @@ def main() -> None:
                                                                 "--out).")
     parser.add_argument("--only", nargs="+", help="Candidates to run (default: all of the sweep's).")
     parser.add_argument("--table", action="store_true", help="Only print the table of the finished runs.")
+    parser.add_argument("--sampling-steps", type=int, nargs="+", help="ddpm: then sample each candidate's "
+                        "checkpoint again at these DDIM steps (same weights, same noise) and score it.")
     args = parser.parse_args()
     sweep = SWEEPS[args.sweep]
     budget = args.budget or sweep.budget
@@ -152,6 +183,8 @@ def main() -> None:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda name: run(sweep, name, args.out, budget, data_root, args.seed),
                           args.only or sweep.candidates))
+            again = [(name, steps) for name in args.only or sweep.candidates for steps in args.sampling_steps or ()]
+            list(pool.map(lambda task: resample(sweep, *task, args.out, data_root, args.seed), again))
     print(f"{sweep.generator} on {sweep.dataset}, seed {args.seed}, {budget} CPU-minutes of training at 1 torch thread "
           f"each; Inception FID/KID/PR of {SAMPLES} fakes against {SAMPLES} real training images")
     print(table(sweep, args.out).to_markdown(index=False))

@@ -2,8 +2,9 @@
 carry no generator network's up-sampling fingerprint, the kind cross-family detection asks about.
 
 Training is Ho et al.'s: a U-Net predicts the noise added to an image at a uniformly drawn step of 1,000, with
-the squared error as loss, under the cosine schedule of Nichol & Dhariwal (2021). Sampling runs DDIM's
-deterministic update (eta = 0) over ``sampling_steps`` evenly spaced steps (default 50), starting from the
+the squared error as loss (optionally weighted by Min-SNR-gamma, Hang et al. 2023), under the cosine schedule of
+Nichol & Dhariwal (2021). Sampling runs DDIM's deterministic update (eta = 0) over ``sampling_steps`` evenly
+spaced steps (50 for colour images, 100 for gray ones: ``generators.registry.ddpm_defaults``), starting from the
 noise ``z`` (one value per pixel), with the predicted clean image clipped to [-1, 1] at each step, as both
 reference implementations do. :func:`ancestral_sample` is DDPM's own stochastic sampler over all 1,000 steps,
 kept to check DDIM against it. The trainer keeps an EMA of the weights by default (decay 0.999), and fakes come
@@ -183,7 +184,7 @@ class Diffusion(LikelihoodModel):
     noise-prediction error of a real batch at random steps."""
 
     def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, sampling_steps: int = 50,
-                 snr_gamma: float = 0.0):
+                 snr_gamma: float | None = None):
         super().__init__()
         self.snr_gamma = snr_gamma
         if image_size % 4:

@@ -38,10 +38,11 @@ class GANConfig:
     spectral_norm: bool = option(False, "Spectral norm on D's layers (drops D's BatchNorm).")
     minibatch_std: bool = option(False, "Minibatch standard deviation feature in D.")
     routing_iterations: int = option(3, "Dynamic-routing iterations of the capsule discriminators.")
-    sampling_steps: int | None = option(None, "DDIM steps per sample of ddpm (default 50; eta 0).")
+    sampling_steps: int | None = option(None, "DDIM steps per sample of ddpm (eta 0; default 100 on gray images, "
+                                              "50 on colour ones). With --checkpoint, chosen at sampling time.")
     snr_gamma: float | None = option(None, "ddpm's Min-SNR loss weighting (Hang et al. 2023): a step's loss "
-                                           "weighs min(SNR, gamma) / SNR, e.g. 5 (0: Ho et al.'s unweighted "
-                                           "loss; default 0).")
+                                           "weighs min(SNR, gamma) / SNR, e.g. 5 (unset or 0: Ho et al.'s "
+                                           "unweighted loss, the default).")
 
     def __post_init__(self):
         for name in ("nz", "ngf", "ndf", "routing_iterations", "sampling_steps"):
@@ -184,9 +185,9 @@ def cvae(channels: int, image_size: int, num_classes: int, config: GANConfig) ->
     return _vae("cvae", channels, image_size, _conditional_classes("cvae", num_classes), config)
 
 
-DDPM_DEFAULTS = {"ngf": 32, "sampling_steps": 50, "snr_gamma": 0.0}
+DDPM_DEFAULTS = {"ngf": 32, "sampling_steps": 50}  # snr_gamma unset: Ho et al.'s unweighted loss
 DDPM_TRAINING = {"beta1": 0.9, "ema_decay": 0.999}  # Ho et al.'s Adam at their rate (2e-4), and an EMA
-DDPM_GRAY_DEFAULTS = {**DDPM_DEFAULTS, "ngf": 16}
+DDPM_GRAY_DEFAULTS = {**DDPM_DEFAULTS, "ngf": 16, "sampling_steps": 100}
 DDPM_GRAY_TRAINING = {**DDPM_TRAINING, "lr_g": 1e-3}
 
 
