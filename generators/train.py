@@ -392,7 +392,8 @@ class Trainer:
         config = self.config
         bar = progress_bar(total=self.total_steps, initial=self.step, show=progress, desc=self.gan.name, unit="step")
         started = time.perf_counter() - self.seconds
-        while self.step < self.total_steps:
+        spent = self.out_of_time()  # a run resumed with its budget spent takes no further step
+        while self.step < self.total_steps and not spent:
             step_started = self.budget_clock()
             row = self.train_step(self.step)
             self.budget_seconds += self.budget_clock() - step_started
@@ -408,7 +409,8 @@ class Trainer:
             bar.update()
             bar.set_postfix({name: f"{value:.3g}" for name, value in row.items() if name not in ("step", "epoch")},
                             refresh=False)
-            finished = self.step == self.total_steps or self.out_of_time()
+            spent = self.out_of_time()
+            finished = self.step == self.total_steps or spent
             main = distributed.is_main()
             if main and (self.step % config.sample_every == 0 or finished):
                 save_sample_grid(self.generate(self.fixed_z, self.fixed_labels),

@@ -191,7 +191,8 @@ def test_resume_is_bit_identical(tmp_path):
 
 def test_a_time_budget_stops_training_at_the_same_step_and_resume_goes_on(tmp_path, monkeypatch):
     """A CPU clock that moves one second per reading: training stops at the step where the budget runs out,
-    writes its checkpoint there, and a resume with a larger budget continues from it."""
+    writes its checkpoint there; a resume with the same budget (a suite finishing its other stages) takes no
+    further step, and one with a larger budget continues from it."""
     from generators import train as train_module
 
     readings = iter(range(10**6))
@@ -200,6 +201,10 @@ def test_a_time_budget_stops_training_at_the_same_step_and_resume_goes_on(tmp_pa
     config = TrainConfig(epochs=50, batch_size=16, sample_every=10**6, checkpoint_every=10**6, max_minutes=0.1)
     stopped = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, config, progress=False)
     assert stopped.step == 6 and load_checkpoint(stopped.checkpoint)["step"] == 6  # 6 s = 0.1 min
+    written = stopped.checkpoint.read_bytes()
+    again = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, config, resume=True,
+                  progress=False)
+    assert again.step == 6 and stopped.checkpoint.read_bytes() == written
     longer = dataclasses.replace(config, max_minutes=0.2)
     resumed = train(create_gan("dcgan", 1, 8, config=TINY), images, labels, tmp_path, longer, resume=True,
                     progress=False)
