@@ -122,6 +122,9 @@ def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: Loaded
     """Save images ``start``, ``start + 1``, ... as PNGs in ``folder``; their manifest rows."""
     gan, rows = loaded.gan, []
     labels = cycled_labels(gan, start, len(images))
+    # how the fakes were drawn, where the checkpoint alone does not say (ddpm's DDIM steps): the manifest's
+    # digest keys the cached metrics, so fakes of one checkpoint at another step count are scored anew
+    sampler = {"sampling_steps": gan.config.sampling_steps} if gan.config.sampling_steps is not None else {}
     for offset, image in enumerate(images):
         index = start + offset
         name = f"{index:06d}.png"
@@ -130,7 +133,7 @@ def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: Loaded
         rows.append({"file": name, "label": label,
                      "class": classes[label] if classes and label is not None else None,
                      "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
-                     "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256})
+                     "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256, **sampler})
     return rows
 
 

@@ -133,7 +133,8 @@ def test_the_families_without_a_discriminator_take_every_familys_path_through_de
 
 def test_ddpm_samples_a_checkpoint_at_the_ddim_steps_asked_at_sampling_time(tmp_path):
     """DDIM's step count is a sampling choice: the weights sampled again at the steps they trained with give the
-    training run's fakes byte for byte, at other steps other fakes, and the sampling run records the steps."""
+    training run's fakes byte for byte, at other steps other fakes, and the run and the manifest (whose digest
+    keys the cached metrics) record the steps."""
     out = tmp_path / "run"
     trained = invoke("generate", "--dataset", "embedded:0,1", "--generator", "ddpm", "--ngf", "8",
                      "--sampling-steps", "4", "--batch-size", "32", "--max-steps", "5", "--num-samples", "12",
@@ -153,3 +154,5 @@ def test_ddpm_samples_a_checkpoint_at_the_ddim_steps_asked_at_sampling_time(tmp_
     assert len(files) == 12 and all((again / name).read_bytes() == (original / name).read_bytes() for name in files)
     assert all((finer.fakes("ddpm") / name).read_bytes() != (original / name).read_bytes() for name in files)
     assert finer.generate_config()["gan"]["sampling_steps"] == 9
+    manifests = [pd.read_csv(folder / "manifest.csv") for folder in (original, again, finer.fakes("ddpm"))]
+    assert [set(manifest["sampling_steps"]) for manifest in manifests] == [{4}, {4}, {9}]  # keys cached metrics
