@@ -17,6 +17,8 @@ training images. Two candidates run at a time, one torch thread each.
 
     .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe [--budget 2.35] [--only A C]
     .venv/bin/python benchmarks/recipes.py sngan --out runs/sngan-recipe --data-root ../shared/data
+    .venv/bin/python benchmarks/recipes.py ddpm --out runs/ddpm-recipe --data-root ../shared/data --only P2 \
+        --sampling-steps 25 100 200   # P2's weights and noise sampled again in other DDIM step counts
     .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe --table   # the finished runs again
 
 FIDs from one seed each: differences of a few points are within what another seed moves them.
