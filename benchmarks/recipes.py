@@ -118,8 +118,7 @@ def run(sweep: Sweep, name: str, out: Path, budget: float, data_root: list[str],
     deepbench("generate", "--dataset", sweep.dataset, *data_root, "--generator", recipe.generator or sweep.generator,
               "--out", str(folder / "run"), "--epochs", "1000", "--max-minutes", str(budget),
               "--num-samples", str(SAMPLES), "--seed", str(seed), "--force", *recipe.options, log=log)
-    deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
-              str(folder / "results.json"), log=log)
+    score(folder, data_root, log)
 
 
 def resample(sweep: Sweep, name: str, steps: int, out: Path, data_root: list[str], seed: int) -> None:
@@ -135,6 +134,11 @@ def resample(sweep: Sweep, name: str, steps: int, out: Path, data_root: list[str
     deepbench("generate", "--dataset", sweep.dataset, *data_root, "--checkpoint", str(checkpoint),
               "--sampling-steps", str(steps), "--num-samples", str(SAMPLES), "--seed", str(seed),
               "--out", str(folder / "run"), "--force", log=log)
+    score(folder, data_root, log)
+
+
+def score(folder: Path, data_root: list[str], log: Path) -> None:
+    """Inception FID, KID and precision/recall of ``folder/run``'s fakes into ``folder/results.json``."""
     deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
               str(folder / "results.json"), log=log)
 

@@ -214,5 +214,5 @@ class Diffusion(LikelihoodModel):
         noisy = signal.sqrt() * real + (1 - signal).sqrt() * epsilon
         errors = (self.unet(noisy, time, labels) - epsilon).square().flatten(1).mean(1)
         if self.snr_gamma:
-            errors = errors * min_snr_weight(self.alpha_bar[time], self.snr_gamma)
+            errors = errors * min_snr_weight(signal.flatten(), self.snr_gamma)
         return {"loss": errors.mean()}

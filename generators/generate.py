@@ -19,7 +19,7 @@ from benchmark.images import ImageDataset
 from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import RunDir
 from benchmark.runtime import resolve_device, seed_everything
-from generators.registry import GENERATORS, GANConfig, create_gan
+from generators.registry import GENERATORS, GANConfig, create_gan, sampling_options
 from generators.sample import load_generator, sample_fakes
 from generators.train import Scorer, TrainConfig, refuse_to_overwrite, train
 
@@ -89,14 +89,6 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
     if distributed.is_main():
         run.finish("generate")
     return results
-
-
-def sampling_options(gan_config: GANConfig | None) -> dict:
-    """The options given with ``--checkpoint`` that change how its fakes are drawn: DDIM's step count is chosen
-    at sampling time (fewer steps, faster and coarser fakes from the same weights); the others are the
-    checkpoint's."""
-    steps = gan_config.sampling_steps if gan_config else None
-    return {"sampling_steps": steps} if steps is not None else {}
 
 
 def claim_out(run: RunDir, config: dict, resume: bool, force: bool) -> None:

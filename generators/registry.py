@@ -83,6 +83,13 @@ class GAN:
 
 
 DIFFUSION_ONLY = {"sampling_steps": None, "snr_gamma": None}
+SAMPLING_OPTIONS = ("sampling_steps",)  # they change how fakes are drawn, not the weights (DDIM's step count)
+
+
+def sampling_options(config: GANConfig | None) -> dict:
+    """The options of ``config`` that are chosen at sampling time and set: ``generate --checkpoint`` applies the
+    user's to a trained checkpoint, and a manifest records the ones its fakes were drawn with."""
+    return {name: getattr(config, name) for name in SAMPLING_OPTIONS if config and getattr(config, name) is not None}
 
 
 def _build(name: str, discriminator_class, channels: int, image_size: int, classes: int,

@@ -23,7 +23,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.files import file_digest, load_checkpoint, write_csv
 from benchmark.runtime import progress_bar
-from generators.registry import GAN, GANConfig, create_gan
+from generators.registry import GAN, GANConfig, create_gan, sampling_options
 
 
 @dataclass
@@ -38,7 +38,7 @@ class LoadedGenerator:
 def load_gan(checkpoint: str | Path, sampling: dict | None = None) -> tuple[dict, GAN]:
     """A training checkpoint (``last.pt`` or ``best.pt``) and the GAN it trained, built anew: the caller loads the
     weights it needs (the generator's, the EMA generator's or the discriminator's). ``sampling`` replaces options
-    that change how fakes are drawn, not the weights (ddpm's ``sampling_steps``)."""
+    that change how fakes are drawn, not the weights (``generators.registry.SAMPLING_OPTIONS``)."""
     state = load_checkpoint(checkpoint)
     if not str(state.get("kind", "")).startswith("generator:"):
         raise DeepbenchError(f"{checkpoint} holds {state.get('kind')!r}, not a generator; pass a checkpoint "
@@ -124,7 +124,7 @@ def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: Loaded
     labels = cycled_labels(gan, start, len(images))
     # how the fakes were drawn, where the checkpoint alone does not say (ddpm's DDIM steps): the manifest's
     # digest keys the cached metrics, so fakes of one checkpoint at another step count are scored anew
-    sampler = {"sampling_steps": gan.config.sampling_steps} if gan.config.sampling_steps is not None else {}
+    sampler = sampling_options(gan.config)
     for offset, image in enumerate(images):
         index = start + offset
         name = f"{index:06d}.png"
