@@ -6,8 +6,11 @@ updates, a VAE's or a diffusion model's one update); sampling times ``--fakes`` 
 the network ``deepbench generate`` samples with (for ddpm, DDIM in its default 50 steps, so one fake is 50 U-Net
 evaluations). Rounds alternate over the families so that load on the machine affects all alike; the median
 round is printed, with each family's ratio to DCGAN's. Prints the torch thread count and device with the table.
+``--precision fp32 bf16`` trains each family in both arithmetics (``deepbench generate --precision``) in the same
+rounds and adds each one's training rate relative to fp32's (sampling is fp32 in both).
 
-    .venv/bin/python benchmarks/family_throughput.py [--steps 20] [--fakes 500] [--rounds 3] [--device cpu]
+    .venv/bin/python benchmarks/family_throughput.py [--steps 20] [--fakes 500] [--rounds 3] [--device cpu] \
+        [--families dcgan ddpm] [--precision fp32 bf16]
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 
 from benchmark.runtime import resolve_device
 from generators.registry import create_gan
-from generators.train import TrainConfig, Trainer
+from generators.train import PRECISIONS, TrainConfig, Trainer
 
 FAMILIES = ("dcgan", "capsgan", "sngan", "vae", "ddpm")
 SHAPES = {"28 px gray": (1, 28), "32 px RGB": (3, 32)}
@@ -34,14 +37,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def rates(family: str, channels: int, size: int, steps: int, fakes: int, device: torch.device) -> tuple[float, float]:
+def rates(family: str, channels: int, size: int, steps: int, fakes: int, device: torch.device,
+          precision: str) -> tuple[float, float]:
     """(training images/s, sampling images/s) of one family on random images of the shape."""
     torch.manual_seed(0)
     images = torch.randint(0, 256, (BATCH * (steps + 2), channels, size, size), dtype=torch.uint8)
     gan = create_gan(family, channels, size)
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(gan, images, torch.zeros(len(images), dtype=torch.long), out,
-                          TrainConfig(epochs=1, batch_size=BATCH), device)
+                          TrainConfig(epochs=1, batch_size=BATCH, precision=precision), device)
         for step in range(2):
             trainer.train_step(step)
         synchronize(device)
@@ -67,22 +71,35 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
+                        help="training arithmetics to measure side by side")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    measured = {(shape, family): [] for shape in SHAPES for family in args.families}
+    measured = {(shape, family, precision): [] for shape in SHAPES for family in args.families
+                for precision in args.precision}
     for _ in range(args.rounds):
-        for shape, (channels, size) in SHAPES.items():
-            for family in args.families:
-                measured[shape, family].append(rates(family, channels, size, args.steps, args.fakes, device))
+        for shape, family, precision in measured:
+            channels, size = SHAPES[shape]
+            measured[shape, family, precision].append(rates(family, channels, size, args.steps, args.fakes, device,
+                                                            precision))
     rows = []
-    for (shape, family), values in measured.items():
+    for (shape, family, precision), values in measured.items():
         training = statistics.median(value[0] for value in values)
         sampling = statistics.median(value[1] for value in values)
-        rows.append({"shape": shape, "family": family, "train img/s": training, "sample img/s": sampling})
+        rows.append({"shape": shape, "family": family, "precision": precision, "train img/s": training,
+                     "sample img/s": sampling})
     table = pd.DataFrame(rows)
-    for column in ("train img/s", "sample img/s"):
-        reference = table[table.family == "dcgan"].set_index("shape")[column]
-        table[f"{column.split()[0]} vs dcgan"] = table[column] / table["shape"].map(reference)
+    def relative(column: str, peers: pd.DataFrame, keys: list[str]) -> pd.Series:
+        """Each row's ``column`` over its peer's: the peer row with the same ``keys``."""
+        peer = peers.set_index(keys)[column].reindex(pd.MultiIndex.from_frame(table[keys]))
+        return table[column] / peer.to_numpy()
+
+    if "dcgan" in args.families:
+        for column in ("train img/s", "sample img/s"):
+            table[f"{column.split()[0]} vs dcgan"] = relative(column, table[table.family == "dcgan"],
+                                                              ["shape", "precision"])
+    if "fp32" in args.precision:
+        table["train vs fp32"] = relative("train img/s", table[table.precision == "fp32"], ["shape", "family"])
     where = f"{torch.get_num_threads()} torch threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
     print(f"batch {BATCH}, {args.steps} training steps and {args.fakes} fakes per family, median of {args.rounds} "
           f"rounds, {where}:\n")

@@ -13,7 +13,8 @@ training images. Two candidates run at a time, one torch thread each.
   default recipe, in the same run.
 - ``ddpm``: DDPM on full MNIST for the zoo issue's 30 CPU-minutes (its target: FID below DCGAN's); scored and
   sampled once, at the end of training, since scores of DDIM fakes take minutes. P2 is ``ddpm``'s default on gray
-  images since this comparison.
+  images since this comparison; P6 and P7 compare it with ``--precision bf16`` (bf16 mixed precision), an
+  option of training rather than a default.
 
     .venv/bin/python benchmarks/recipes.py quick --out runs/quick-recipe [--budget 2.35] [--only A C]
     .venv/bin/python benchmarks/recipes.py sngan --out runs/sngan-recipe --data-root ../shared/data
@@ -40,10 +41,17 @@ import pandas as pd
 
 SAMPLES = 1000
 PAPER_ADAM = ["--beta1", "0", "--beta2", "0.9"]  # Miyato et al.'s ResNet runs (after Gulrajani et al.)
-DDPM_RUN = ["--score-every", "1000000", "--sample-every", "1000000", "--sampling-steps", "50"]
-"""Score and grid once, at the end: a score of ddpm's 1,000 DDIM fakes costs about 4 CPU-minutes at 1 thread
-(outside the budget, but not outside the wall clock). Fakes in 50 DDIM steps, the default when these recipes were
-compared; ``--sampling-steps`` samples a candidate's weights again at other step counts."""
+
+
+def ddpm_run(sampling_steps: int) -> list[str]:
+    """Score and grid once, at the end: a score of ddpm's 1,000 DDIM fakes costs about 4 CPU-minutes at 1 thread
+    in 50 steps (outside the budget, but not outside the wall clock). Fakes in ``sampling_steps`` DDIM steps: P0-P5
+    in 50, the default when they were compared; ``--sampling-steps`` samples a candidate's weights again at other
+    step counts."""
+    return ["--score-every", "1000000", "--sample-every", "1000000", "--sampling-steps", str(sampling_steps)]
+
+
+DDPM_RUN = ddpm_run(50)
 DCGAN_BATCH = ["--batch-size", "64", "--ema", "0"]  # DCGAN's batch, no EMA: what sngan trained with before S3
 
 
@@ -96,6 +104,10 @@ SWEEPS = {
         "P4": Recipe("P2 at lr 2e-3", ["--ngf", "16", "--lr", "2e-3", *DDPM_RUN]),
         "P5": Recipe("P2 at batch 32: twice the steps",
                      ["--ngf", "16", "--lr", "1e-3", "--batch-size", "32", *DDPM_RUN]),
+        "P6": Recipe("P2 in 100 DDIM steps (the gray default since P2@100)",
+                     ["--ngf", "16", "--lr", "1e-3", *ddpm_run(100)]),
+        "P7": Recipe("P6 in bf16 mixed precision: more steps where the CPU has bfloat16 instructions",
+                     ["--ngf", "16", "--lr", "1e-3", "--precision", "bf16", *ddpm_run(100)]),
     }),
 }
 

@@ -183,6 +183,8 @@ class Diffusion(LikelihoodModel):
     """``forward(z, labels)``: DDIM samples from the noise ``z`` (one value per pixel); ``training_loss``: the
     noise-prediction error of a real batch at random steps."""
 
+    memory_layout = torch.contiguous_format  # the trainer's layout: GroupNorm is slow on channels_last (train.py)
+
     def __init__(self, channels: int, image_size: int, width: int, num_classes: int = 0, sampling_steps: int = 50,
                  snr_gamma: float | None = None):
         super().__init__()

@@ -203,8 +203,9 @@ def ddpm_defaults(channels: int) -> tuple[dict, dict]:
     one channel (digits) width 16 at 1e-3, which reached FID 50.6 where the colour defaults reached 87.5 in 30
     CPU-minutes on full MNIST (a narrower U-Net takes 2.7 times the steps), sampled in 100 DDIM steps, which
     took the same weights and noise from FID 45.2 at 50 steps to 41.0 (200 steps: 39.7, at twice the time;
-    benchmarks/recipes.py ddpm, benchmarks/README.md "DDPM's recipe"). Not measured on colour images on a CPU,
-    where 32 px RGB trains at GPU budgets."""
+    benchmarks/recipes.py ddpm, benchmarks/README.md "DDPM's recipe"). Trained with ``--precision bf16`` (not a
+    default: it is slow on CPUs without bfloat16 instructions) the gray defaults reached 31.2 against 38.3 in fp32.
+    Not measured on colour images on a CPU, where 32 px RGB trains at GPU budgets."""
     return (DDPM_DEFAULTS, DDPM_TRAINING) if channels > 1 else (DDPM_GRAY_DEFAULTS, DDPM_GRAY_TRAINING)
 
 
