@@ -64,6 +64,12 @@ def rates(family: str, channels: int, size: int, steps: int, fakes: int, device:
     return training, sampling
 
 
+def relative(table: pd.DataFrame, column: str, peers: pd.Series, keys: list[str]) -> pd.Series:
+    """Each row's ``column`` over that of the peer row (one of the rows ``peers`` selects) with the same ``keys``."""
+    peer = table[peers].set_index(keys)[column].reindex(pd.MultiIndex.from_frame(table[keys]))
+    return table[column] / peer.to_numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per family and round")
@@ -89,17 +95,12 @@ def main() -> None:
         rows.append({"shape": shape, "family": family, "precision": precision, "train img/s": training,
                      "sample img/s": sampling})
     table = pd.DataFrame(rows)
-    def relative(column: str, peers: pd.DataFrame, keys: list[str]) -> pd.Series:
-        """Each row's ``column`` over its peer's: the peer row with the same ``keys``."""
-        peer = peers.set_index(keys)[column].reindex(pd.MultiIndex.from_frame(table[keys]))
-        return table[column] / peer.to_numpy()
-
     if "dcgan" in args.families:
         for column in ("train img/s", "sample img/s"):
-            table[f"{column.split()[0]} vs dcgan"] = relative(column, table[table.family == "dcgan"],
+            table[f"{column.split()[0]} vs dcgan"] = relative(table, column, table.family == "dcgan",
                                                               ["shape", "precision"])
     if "fp32" in args.precision:
-        table["train vs fp32"] = relative("train img/s", table[table.precision == "fp32"], ["shape", "family"])
+        table["train vs fp32"] = relative(table, "train img/s", table.precision == "fp32", ["shape", "family"])
     where = f"{torch.get_num_threads()} torch threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
     print(f"batch {BATCH}, {args.steps} training steps and {args.fakes} fakes per family, median of {args.rounds} "
           f"rounds, {where}:\n")

@@ -91,8 +91,9 @@ class TrainConfig:
                                   "slice.")
     precision: str = option("fp32", "Arithmetic of the training steps' forward and backward passes: fp32, or bf16 "
                                     "mixed precision (torch.autocast; weights, optimizer and EMA stay fp32). "
-                                    "bf16 is fastest on GPUs and on CPUs with bfloat16 instructions "
-                                    "(AVX512-BF16, AMX); sampling and scores stay fp32.", choices=PRECISIONS)
+                                    "bf16 is fastest on GPUs since NVIDIA's Ampere and on CPUs with "
+                                    "bfloat16 instructions (AVX512-BF16, AMX); sampling and scores stay fp32.",
+                       choices=PRECISIONS)
 
     def __post_init__(self):
         positive = ("epochs", "batch_size", "sample_every", "checkpoint_every", "score_every", "divergence_patience")
