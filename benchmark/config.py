@@ -157,6 +157,19 @@ def parse_pairs(items: tuple[str, ...], option: str, example: str) -> dict[str, 
     return pairs
 
 
+def parse_seeds(text: str | None, option: str) -> tuple[int, ...]:
+    """``0,1,2`` as ``(0, 1, 2)``; None or empty as ``()``; anything else a one-line error."""
+    if not text:
+        return ()
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise DeepbenchError(f"{option} takes integers separated by commas (e.g. 0,1,2), got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise DeepbenchError(f"{option} names a seed twice: {text!r}")
+    return seeds
+
+
 def parse_overrides(items: tuple[str, ...]) -> dict[str, str]:
     """``--dataset`` pairs: data set names (lower case) and the specs that replace them."""
     return {name.lower(): spec for name, spec in

@@ -82,6 +82,12 @@ def load(spec: str | DatasetSpec = DEFAULT_DATASET, split: str = "train",
     return dataset.converted(channels, as_size(image_size))
 
 
+def flip_invariant(spec: str | DatasetSpec) -> bool:
+    """Whether the data set's images are as likely mirrored as not, so that a detector may train on flips."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    return DATASETS.get(spec.name).flip_invariant
+
+
 def select_classes(dataset: ImageDataset, wanted: tuple[str, ...], description: str, split: str) -> ImageDataset:
     """Keep the classes named (or indexed) in ``wanted`` and relabel them 0..k-1 in that order."""
     indices = [_class_index(dataset.classes, token, description) for token in wanted]

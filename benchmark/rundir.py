@@ -92,13 +92,19 @@ class DetectorFiles:
     def evaluation_table(self) -> Path:
         return self.folder / EVALUATION_TABLE
 
+    @property
+    def learning_curve(self) -> Path:
+        """AUC against the number of training fakes (``detectors.learning_curve``), when one was asked for."""
+        return self.folder / "learning-curve.json"
+
     def baseline(self, protocol: str) -> Path:
         """A trivial-statistics baseline fitted under ``protocol``."""
         return self.folder / f"{protocol}-baseline.json"
 
     def trained(self) -> tuple[Path, ...]:
         """What retraining replaces (``--force``)."""
-        return self.checkpoint, self.training_state, self.history, self.evaluation, self.evaluation_table
+        return (self.checkpoint, self.training_state, self.history, self.evaluation, self.evaluation_table,
+                self.learning_curve)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ class DataSource:
 
     read: Callable[[DatasetSpec, Path, str, bool], ImageDataset]
     locate: Callable[[Path], Path]
+    # A mirrored image is as likely as the image itself (natural photos); digits, clothes with print and
+    # aligned faces with text are not, so a detector trained on flips would learn a distribution that never occurs.
+    flip_invariant: bool = False
 
     def found(self, root: Path) -> bool:
         return self.locate(root).exists()
@@ -155,7 +158,7 @@ def read_cifar10(spec: DatasetSpec, root: Path, split: str, download: bool) -> I
 
 
 DATASETS.register("cifar10", "CIFAR-10, 32x32 RGB, 10 classes (torchvision layout cifar-10-batches-py)")(
-    DataSource(read_cifar10, _locate_cifar10))
+    DataSource(read_cifar10, _locate_cifar10, flip_invariant=True))
 
 
 def _locate_celeba(root: Path) -> Path:

@@ -26,6 +26,7 @@ from benchmark.rundir import RunDir
 from benchmark.runtime import progress_bar
 from detectors.detect import detect
 from detectors.detector import DetectorConfig
+from detectors.learning_curve import check_fractions
 from generators.generate import generate
 from generators.registry import GANConfig
 from generators.train import TrainConfig
@@ -87,24 +88,34 @@ class StageConfigs:
     gan: GANConfig
     detector: DetectorConfig
     metrics: MetricOptions
+    detector_seeds: tuple[int, ...] = ()  # the detector table's ``seeds``: one detector per training seed
+    learning_curve: tuple[float, ...] = ()  # the detector table's ``learning_curve``: shares of the training set
 
 
+DETECTOR_RUN_KEYS = ("seeds", "learning_curve")  # detector-table keys that ask detect for more detectors
 STAGE_CLASSES = {"train": TrainConfig, "gan": GANConfig, "detector": DetectorConfig, "metrics": MetricOptions}
 
 
 def stage_configs(experiment: Experiment) -> StageConfigs:
     """Each stage's config object from the suite's tables; a key that the class lacks is a one-line error that
     names the keys it has (``seed`` is the experiment's, the same for every stage)."""
+    detector = dict(experiment.detector)
+    seeds, curve = detector.pop("seeds", []), detector.pop("learning_curve", [])
+    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise DeepbenchError(f"experiment {experiment.name!r}: detector seeds must be a list of integers, e.g. "
+                             f"seeds = [0, 1, 2]; got {seeds!r}")
+    fractions = check_fractions(curve, f"experiment {experiment.name!r}: detector learning_curve")
     for table, config_class in STAGE_CLASSES.items():
-        known = {option.name for option in fields(config_class)} - {"seed"}
+        extra = set(DETECTOR_RUN_KEYS) if table == "detector" else set()
+        known = {option.name for option in fields(config_class)} - {"seed"} | extra
         unknown = sorted(set(getattr(experiment, table)) - known)
         if unknown:
             raise DeepbenchError(f"experiment {experiment.name!r}: unknown {table} option {', '.join(unknown)}; "
                                  f"known: {', '.join(sorted(known))}")
     seed = {"seed": experiment.seed}
     return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
-                        DetectorConfig(**{**experiment.detector, **seed}),
-                        MetricOptions(**{**experiment.metrics, **seed}))
+                        DetectorConfig(**{**detector, **seed}),
+                        MetricOptions(**{**experiment.metrics, **seed}), tuple(seeds), fractions)
 
 
 def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",
@@ -150,7 +161,9 @@ def run_experiment(experiment: Experiment, config: StageConfigs, out: Path, devi
             channels=experiment.channels, image_size=experiment.image_size, scorer_factory=domain_quality_scorer),
         "detect": lambda: detect(run.root, experiment.detectors, config=config.detector, device=device,
                                  data_root=root, download=download, resume=True,
-                                 match_statistics=experiment.match_statistics, **perturbations),
+                                 match_statistics=experiment.match_statistics, seeds=config.detector_seeds,
+                                 learning_curve=config.learning_curve,
+                                 **perturbations),
         "report": lambda: report(run.root, config.metrics, device, root, download),
     }
     for stage in STAGES:

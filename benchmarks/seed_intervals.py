@@ -7,19 +7,18 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import scipy.stats
+
+from detectors.metrics import seed_interval
 
 
 def t_interval(values: pd.Series, bounds: tuple[float | None, float | None] = (None, None),
                ) -> tuple[float, float, float]:
     """(mean, low, high) over the seeds in ``values``; low and high are NaN for one seed and equal the mean when
     every seed gave the same value."""
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, math.nan, math.nan
-    if values.nunique() == 1:
-        return mean, mean, mean
-    low, high = scipy.stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
+    interval = seed_interval(values)
+    if interval is None:
+        return float(values.mean()), math.nan, math.nan
+    mean, low, high = interval
     floor, ceiling = bounds
     return mean, max(low, floor) if floor is not None else low, min(high, ceiling) if ceiling is not None else high
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,9 +34,10 @@ from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import DetectorFiles, RunDir
 from benchmark.runtime import resolve_device, seed_everything
 from detectors.baselines import BASELINES, StatisticsBaseline
-from detectors.detector import Detector, DetectorConfig, refuse_other_options, training_options
+from detectors.detector import Detector, DetectorConfig, augment, refuse_other_options, training_options
 from detectors.evaluate import evaluate, write_evaluation
 from detectors.formats import real_jpeg_settings
+from detectors.learning_curve import check_fractions, learning_curve
 from detectors.matching import MATCH_CHOICES
 from detectors.perturb import PERTURBATIONS
 from detectors.protocols import DetectionSets, assemble_sets
@@ -60,8 +61,16 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
            perturbations: tuple[str, ...] = PERTURBATIONS, device: str = "auto",
            data_root: str | os.PathLike | None = None, download: bool = False, resume: bool = False,
            force: bool = False, baselines: tuple[str, ...] = tuple(BASELINES.names()),
-           match_statistics: str = "auto") -> list[DetectResult]:
+           match_statistics: str = "auto", seeds: tuple[int, ...] = (),
+           learning_curve: tuple[float, ...] = ()) -> list[DetectResult]:
     """Train (or, with ``checkpoint``, load) detectors and evaluate them; returns every evaluation's rows.
+
+    ``seeds`` trains each detector once per training seed (initial weights, batch order, augmentation) on the
+    same split of the fakes, the split of ``config.seed``, so that the spread across them measures what
+    retraining alone changes; without it, one detector trains with ``config``'s own training seed.
+    ``learning_curve`` (shares of the training set, e.g. 0.125, 0.25, 0.5) also trains the first seed's detector
+    on those nested subsets and records its in-distribution AUC against the number of training fakes
+    (:mod:`detectors.learning_curve`).
 
     Detectors an earlier call left are an error unless ``resume`` keeps (and continues) or ``force`` retrains
     them. Each training generator also gets the trivial-statistics ``baselines``, fitted on the same images.
@@ -73,6 +82,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if match_statistics not in MATCH_CHOICES:
         raise DeepbenchError(f"--match-statistics must be one of {', '.join(MATCH_CHOICES)}, got {match_statistics!r}")
     _check_flags(checkpoint, resume, force)
+    learning_curve = check_fractions(learning_curve, "--learning-curve")
     torch_device = resolve_device(device)
     loaded = None if checkpoint is None else Detector.load(checkpoint, torch_device)
     if loaded is not None and config is not None and config.seed != loaded.config.seed:
@@ -82,6 +92,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     seed_everything(config.seed)
     run = RunDir(Path(run_dir))
     reals = run.data_config(data_root, download)  # by default, the reals the generators were trained on
+    if config.flip is None:  # recorded resolved, so a run says whether it flipped
+        config = replace(config, flip=data.flip_invariant(reals.dataset))
+    trainings = [config] if not seeds else [replace(config, training_seed=seed) for seed in dict.fromkeys(seeds)]
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes; run deepbench generate --out {run.root} first")
@@ -94,18 +107,19 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
     if loaded is not None:
         _check_evaluation_target(run.detector(loaded.name.replace(":", "-"), label), force)
-    folders = {} if checkpoint is not None else {  # the files of each detector to train, and its name
-        run.detector(name.replace(":", "-"), generator): name for generator in train_on or generators
-        for name in detectors}
+    folders = {} if checkpoint is not None else {  # the files of each detector to train, its name and options
+        detector_files(run, name, generator, training): (name, training) for generator in train_on or generators
+        for name in detectors for training in trainings}
     _check_existing(list(folders), resume, force)
     first = data.load(f"folder:{run.fakes(generators[0])}", "train")
     shape = {"channels": first.channels, "image_size": first.image_size}
-    wanted = training_options(asdict(config), shape["channels"], shape["image_size"][0])
-    finished = _resumable(folders, wanted, torch_device) if resume else {}
+    finished = _resumable(folders, shape, torch_device) if resume else {}
     if distributed.is_main():
         run.start("detect", {"detectors": list(detectors), "train_on": list(train_on), "format_match": format_match,
                              "eval_fakes": {k: str(v) for k, v in (eval_fakes or {}).items()},
                              "checkpoint": str(checkpoint or ""), "detector": asdict(config),
+                             "seeds": [training.weights_seed for training in trainings],
+                             "learning_curve": list(learning_curve),
                              "perturbations": list(perturbations), "baselines": list(baselines),
                              "match_statistics": match_statistics}, config.seed)
     reals = reals.shaped(**shape)
@@ -126,21 +140,29 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     evaluation = functools.partial(_evaluate_into, run, eval_sets=sets.eval_sets, context=context, seed=config.seed)
     results = []
     if loaded is not None:
-        results.append(evaluation(loaded, label, perturbations=perturbations))
+        results.append(evaluation(loaded, label, run.detector(loaded.name.replace(":", "-"), label),
+                                  perturbations=perturbations))
     else:
         for generator in train_on or generators:
             train_set, val_set = sets.training(generator)
             for name in detectors:
-                files = run.detector(name.replace(":", "-"), generator)
-                if files in finished:
-                    detector = finished[files]
-                else:
-                    detector = Detector(name, shape["channels"], shape["image_size"][0], config, torch_device,
-                                        download)
-                    _fit_into(files, detector, train_set, val_set, force)
-                results.append(evaluation(detector, generator, perturbations=perturbations))
+                for index, training in enumerate(trainings):
+                    files = detector_files(run, name, generator, training)
+                    make = functools.partial(Detector, name, shape["channels"], shape["image_size"][0], training,
+                                             torch_device, download)
+                    if files in finished:
+                        detector = finished[files]
+                    else:
+                        detector = make()
+                        _fit_into(files, detector, train_set, val_set, force)
+                    curve = None if index or not learning_curve else functools.partial(
+                        _curve, files, make, training_options(asdict(training), shape["channels"],
+                                                              shape["image_size"][0]),
+                        train_set, val_set, sets, generator, learning_curve, config.seed)
+                    results.append(evaluation(detector, generator, files, perturbations=perturbations,
+                                              curve=curve))
             for kind in baselines:  # seconds each: refitted on every call rather than resumed
-                results.append(_baseline_into(run, kind, generator, sets, context, config.seed))
+                results.append(_baseline_into(run, kind, generator, sets, context, config))
     if distributed.is_main():
         write_summary(run)
         run.finish("detect")
@@ -170,7 +192,13 @@ def _check_existing(folders: list[DetectorFiles], resume: bool, force: bool) -> 
                              f"interrupted ones, or --force to retrain them")
 
 
-def _resumable(folders: dict[DetectorFiles, str], wanted: dict,
+def detector_files(run: RunDir, name: str, generator: str, config: DetectorConfig) -> DetectorFiles:
+    """``detectors/<det>@<gen>``, or ``<det>-seed<N>@<gen>`` for a training seed other than the split's."""
+    seed = "" if config.weights_seed == config.seed else f"-seed{config.weights_seed}"
+    return run.detector(name.replace(":", "-") + seed, generator)
+
+
+def _resumable(folders: dict[DetectorFiles, tuple[str, DetectorConfig]], shape: dict,
                device: torch.device) -> dict[DetectorFiles, Detector]:
     """The finished detectors, loaded, after checking that every saved one was trained with ``wanted`` options.
 
@@ -178,7 +206,8 @@ def _resumable(folders: dict[DetectorFiles, str], wanted: dict,
     list fails before the first detector trains rather than after hours of work.
     """
     finished = {}
-    for files, name in folders.items():
+    for files, (name, config) in folders.items():
+        wanted = training_options(asdict(config), shape["channels"], shape["image_size"][0])
         if files.checkpoint.exists():
             detector = Detector.load(files.checkpoint, device)
             refuse_other_options(files.checkpoint, detector.options(), wanted)
@@ -208,36 +237,55 @@ def _fit_into(files: DetectorFiles, detector: Detector, train_set: LabelledImage
         files.training_state.unlink()
 
 
-def _evaluate_into(run: RunDir, detector, generator: str, eval_sets: dict[str, dict[str, LabelledImages]],
-                   perturbations, context: dict, seed: int) -> DetectResult:
+def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
+                   eval_sets: dict[str, dict[str, LabelledImages]], perturbations, context: dict,
+                   seed: int, curve=None) -> DetectResult:
     """Evaluate under every protocol: the headline one (matched when on) under every perturbation, the raw one
-    on clean images beside it."""
+    on clean images beside it; then, given ``curve``, the learning curve that ends at this detector."""
     rows = []
     for protocol, sets in eval_sets.items():
         chosen = perturbations if protocol == next(iter(eval_sets)) else ("none",)
         rows += [{**row, "protocol": protocol} for row in evaluate(detector, sets, chosen, seed)]
-    files = run.detector(detector.name.replace(":", "-"), generator)
+    points = {}
+    if curve is not None:
+        full = next(row for row in rows if row["eval_set"] == generator and row["perturbation"] == "none")
+        points["learning_curve"] = curve({"row": full, "training": detector.training})
     if distributed.is_main():
         write_evaluation(files, detector.name, generator, rows, {
             "threshold": detector.threshold, "calibration": list(detector.calibration),
-            "detector_config": detector.options(), **context})
+            "detector_config": detector.options(), "training_seed": detector.config.weights_seed,
+            "training": detector.training, **points, **context})
     return DetectResult(detector.name, generator, files, rows)
 
 
+def _curve(files: DetectorFiles, make, options: dict, train_set: LabelledImages, val_set: LabelledImages,
+           sets: DetectionSets, generator: str, fractions: tuple[float, ...], seed: int, full: dict) -> list[dict]:
+    """The learning curve of one detector on its generator's held-out set under the headline protocol."""
+    headline = next(iter(sets.eval_sets))
+    return learning_curve(files, make, train_set, val_set, {generator: sets.eval_sets[headline][generator]}, full,
+                          fractions, seed, {"protocol": headline, **options})
+
+
 def _baseline_into(run: RunDir, kind: str, generator: str, sets: DetectionSets, context: dict,
-                   seed: int) -> DetectResult:
-    """Fit one trivial-statistics baseline per protocol on that protocol's images and evaluate it on clean ones."""
-    rows = []
+                   config: DetectorConfig) -> DetectResult:
+    """Fit one trivial-statistics baseline per protocol on that protocol's images and evaluate it on clean ones.
+
+    Its training images go once through the networks' augmentation (``config``), so that a baseline and a network
+    are compared on the same distribution of training images; validation stays clean, as the networks' does.
+    """
+    rows, seed = [], config.seed
     for protocol, eval_sets in sets.eval_sets.items():
         train_set, val_set = sets.baseline_training(protocol, generator)
-        baseline = StatisticsBaseline(kind, seed).fit(train_set.images, train_set.labels, val_set.images,
-                                                      val_set.labels)
+        images = augment(train_set.images, config, torch.Generator().manual_seed(seed))
+        baseline = StatisticsBaseline(kind, seed).fit(images, train_set.labels, val_set.images, val_set.labels)
         files = run.detector(baseline.name.replace(":", "-"), generator)
         if distributed.is_main():
             baseline.save(files.baseline(protocol))
         rows += [{**row, "protocol": protocol} for row in evaluate(baseline, eval_sets, ("none",), seed)]
     if distributed.is_main():
-        write_evaluation(files, baseline.name, generator, rows, {"baseline": baseline.options(), **context})
+        write_evaluation(files, baseline.name, generator, rows, {
+            "baseline": baseline.options(), "detector_config": {"augment": config.augment, "flip": config.flip},
+            **context})
     return DetectResult(baseline.name, generator, files, rows)
 
 

@@ -2,9 +2,11 @@
 ``save`` / ``load``.
 
 Labels are 1 for fake and 0 for real; images are uint8 (N, C, H, W). ``fit`` trains on balanced data with
-augmentations (flip; with ``augment="robust"`` also Gaussian blur and JPEG at random strengths, as Wang et
-al. 2020 trained CNNDetection), keeps the epoch with the lowest validation loss, and sets the decision
-threshold at the validation split's equal-error point, never on test data.
+augmentations (flips where the data allow them; with ``augment="robust"`` also Gaussian blur, scaled to the
+image size, and JPEG at random strengths, as Wang et al. 2020 trained CNNDetection) until the validation loss
+stops improving (``patience`` epochs without a lower one) or a ceiling of ``epochs``, keeps the epoch with the
+lowest validation loss, records how training ended (``training``: converged or at the ceiling), and sets the
+decision threshold at the validation split's equal-error point, never on test data.
 
 Three things make the numbers trustworthy:
 
@@ -20,7 +22,7 @@ Three things make the numbers trustworthy:
   capsule detector's capsule-length difference included.
 
 Resuming: ``fit(..., state_path=PATH)`` atomically saves the whole training state to ``PATH`` after every
-epoch: network, optimizer and one-cycle schedule, the data generator that orders and augments the batches,
+epoch: network, optimizer and learning-rate schedule, the data generator that orders and augments the batches,
 torch's global RNG (dropout), the best epoch so far and the history. A later ``fit`` that finds ``PATH``
 checks it was made with the same options and continues from the next epoch, so an interrupted training ends
 with the same weights, threshold and history, bit for bit, as one that never stopped.
@@ -58,32 +60,39 @@ from detectors.networks import create_network, fake_logit
 from detectors.perturb import gaussian_blur, jpeg
 
 AUGMENT_CHOICES = ("robust", "none")
-BATCHNORM_SAMPLES = 4096  # training images whose statistics BatchNorm is recomputed on: enough for stable means
-CHECKPOINT_FORMAT = 2  # 2: threshold on the logit scale and a Platt calibration; 1 (older) is refused
+BATCHNORM_SAMPLES = 1024  # training images whose statistics BatchNorm is recomputed on: 784k pixels a channel at 28 px
+CHECKPOINT_FORMAT = 3  # 3: trained to convergence, with how training ended; older formats are refused
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Training options; the defaults train the small detectors to convergence on 28-64 px data in minutes."""
+    """Training options; the defaults train the small detectors until validation loss stops improving."""
 
-    epochs: int = option(10, "Training epochs; the one with the lowest validation loss is kept.")
+    epochs: int = option(60, "Most training epochs (the ceiling); training stops earlier once validation loss "
+                             "stops improving (--patience), and the epoch with the lowest is kept.")
     batch_size: int = option(64, "Images per step.")
-    lr: float = option(1e-3, "Peak AdamW learning rate of the one-cycle schedule.")
+    lr: float = option(1e-3, "AdamW learning rate, divided by 5 whenever validation loss stops improving.")
     weight_decay: float = option(1e-4, "AdamW weight decay.")
-    # under the one-cycle rate, validation loss wanders until the rate falls: stopping early stops too soon
-    patience: int | None = option(None, "Stop after this many epochs without a lower validation loss "
-                                        "[default: train every epoch, keep the best].")
-    flip: bool = option(True, "Random horizontal flips in training.")
-    augment: str = option("robust", "robust: random Gaussian blur (sigma 0-3) and JPEG (quality 30-100) in "
-                                    "training, as CNNDetection (Wang et al. 2020); none: the clean protocol.",
+    patience: int = option(4, "Stop after this many epochs without a 1% lower validation loss (converged); the "
+                              "rate is divided by 5 after half as many.")
+    flip: bool | None = option(None, "Random horizontal flips in training [default: only for data sets whose "
+                                     "images are mirror-symmetric in distribution, such as CIFAR-10; not for "
+                                     "digits].")
+    augment: str = option("robust", "robust: random Gaussian blur and JPEG (quality 30-100) in training, as "
+                                    "CNNDetection (Wang et al. 2020), with the blur's sigma scaled to the image "
+                                    "size (0-3 px at 256 px, 0-0.33 px at 28 px); none: the clean protocol.",
                           choices=AUGMENT_CHOICES)
     blur_prob: float = option(0.5, "With --augment robust: share of training images blurred.")
+    blur_scale: float = option(3.0, "With --augment robust: the largest blur sigma, in pixels per 256 pixels of "
+                                    "image side (CNNDetection's 3 px at 256 px; 0.33 px at 28 px).")
     jpeg_prob: float = option(0.5, "With --augment robust: share of training images JPEG-compressed.")
     pretrained: bool = option(False, "timm detectors: start from pretrained weights (must be on disk, or "
                                      "--download).")
     width: int | None = option(None, "cnn and capsule: channels of the first convolution, the later ones scale "
                                      "with it, e.g. to match two detectors' parameter counts [default: 64].")
-    seed: int = option(0, "Seed of training and of the fakes' train/val/test split.")
+    seed: int = option(0, "Seed of the fakes' train/val/test split, and of training unless --training-seed.")
+    training_seed: int | None = option(None, "Seed of the initial weights, batch order and augmentation "
+                                             "[default: --seed]; detect --seeds trains one detector per value.")
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "patience", "width"):
@@ -93,13 +102,62 @@ class DetectorConfig:
             raise DeepbenchError(f"lr must lie in (0, 1), got {self.lr}")
         if self.augment not in AUGMENT_CHOICES:
             raise DeepbenchError(f"augment must be one of {', '.join(AUGMENT_CHOICES)}, got {self.augment!r}")
+        if not self.blur_scale >= 0:
+            raise DeepbenchError(f"blur_scale must be at least 0, got {self.blur_scale}")
         for name in ("blur_prob", "jpeg_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DeepbenchError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
+    @property
+    def weights_seed(self) -> int:
+        """The seed of everything random in training: the training seed, else the split's."""
+        return self.seed if self.training_seed is None else self.training_seed
 
-BLUR_SIGMA = (0.0, 3.0)  # CNNDetection's ranges: sigma ~ U[0, 3] px, quality ~ U{30, ..., 100}
-JPEG_QUALITY = (30, 100)
+
+JPEG_QUALITY = (30, 100)  # CNNDetection's: quality ~ U{30, ..., 100}; JPEG's 8x8 blocks do not scale with the image
+LR_FACTOR = 0.2  # the rate is divided by 5 after half the patience's epochs without improvement (ReduceLROnPlateau)
+# A validation loss counts as an improvement (resets the patience and the rate's plateau) when it is 1% below the
+# loss of the last improvement: smaller gains are the noise of 400-image validation sets, and counting them kept a
+# plateaued capsule detector training for 10 more epochs.
+MIN_IMPROVEMENT = 0.01
+
+
+def blur_sigma_range(image_size: int, scale: float = 3.0) -> tuple[float, float]:
+    """Robust training's blur sigma range in pixels for square images of ``image_size``: 0 to ``scale`` px at
+    256 px, in proportion elsewhere. CNNDetection (Wang et al. 2020) blurs its 224-256 px crops with sigma ~ U[0, 3]
+    px; a blur of the same visual extent on a 28 px digit is 0-0.33 px, where 3 px would erase the strokes."""
+    return 0.0, scale * image_size / 256
+
+
+def augment(images: torch.Tensor, config: DetectorConfig, rng: torch.Generator,
+            part: slice = slice(None)) -> torch.Tensor:
+    """Augment ``images[part]`` as ``config`` says, drawing the choices for all of ``images`` (the global batch) as
+    one rank would; the baselines' training images go through it too, so both see the same distribution.
+
+    With ``augment="robust"``, each image is blurred with probability ``blur_prob`` (sigma uniform in
+    :func:`blur_sigma_range` of the image size) and then JPEG-compressed with probability ``jpeg_prob``
+    (quality uniform in ``JPEG_QUALITY``), each with its own strength. Flips only with ``flip`` set: left
+    unset (None), nothing flips, and ``detect`` sets it from the data set.
+    """
+    drawn, images = len(images), images[part]
+    low, high = blur_sigma_range(min(images.shape[-2:]), config.blur_scale)
+    if config.flip:
+        flip = (torch.rand(drawn, generator=rng) < 0.5)[part]
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    if config.augment == "none":
+        return images
+    images = images.clone()
+    blur = (torch.rand(drawn, generator=rng) < config.blur_prob)[part]
+    sigma = (low + torch.rand(drawn, generator=rng) * (high - low))[part]
+    compress = (torch.rand(drawn, generator=rng) < config.jpeg_prob)[part]
+    quality = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (drawn,), generator=rng)[part]
+    largest = (min(images.shape[-2:]) - 1) / 3  # the +-3 sigma kernel must fit in the image (tiny test images)
+    for index in range(len(images)):
+        if blur[index] and sigma[index] > 0.05:  # below that the kernel is a single pixel
+            images[index:index + 1] = gaussian_blur(images[index:index + 1], min(float(sigma[index]), largest))
+        if compress[index]:
+            images[index:index + 1] = jpeg(images[index:index + 1], int(quality[index]))
+    return images
 
 
 class Detector:
@@ -110,12 +168,13 @@ class Detector:
         self.name, self.channels, self.image_size = name, channels, image_size
         self.config = config or DetectorConfig()
         self.device = torch.device(device)
-        torch.manual_seed(self.config.seed)  # the network's initial weights
+        torch.manual_seed(self.config.weights_seed)  # the network's initial weights
         self.network = create_network(name, channels, image_size, self.config.pretrained, download,
                                       self.config.width).to(self.device)
         self.threshold = 0.0  # on the logit scale; fit sets it on the validation split
         self.calibration = (1.0, 0.0)  # Platt slope and intercept of the logit; fit sets them
         self.history = pd.DataFrame()
+        self.training = {}  # how fit ended: "converged" or "ceiling", after how many epochs and steps
 
     def _check(self, images: torch.Tensor) -> None:
         expected = (self.channels, self.image_size, self.image_size)
@@ -124,30 +183,7 @@ class Detector:
                                  f"{tuple(images.shape[1:])}; convert with --channels/--image-size")
 
     def _augment(self, images: torch.Tensor, rng: torch.Generator, part: slice = slice(None)) -> torch.Tensor:
-        """Augment ``images[part]``, drawing the choices for all of ``images`` (the global batch) as one rank would.
-
-        With ``augment="robust"``, each image is blurred with probability ``blur_prob`` (sigma uniform in
-        ``BLUR_SIGMA``) and then JPEG-compressed with probability ``jpeg_prob`` (quality uniform in
-        ``JPEG_QUALITY``), each with its own strength.
-        """
-        config, drawn, images = self.config, len(images), images[part]
-        if config.flip:
-            flip = (torch.rand(drawn, generator=rng) < 0.5)[part]
-            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-        if config.augment == "none":
-            return images
-        images = images.clone()
-        blur = (torch.rand(drawn, generator=rng) < config.blur_prob)[part]
-        sigma = (BLUR_SIGMA[0] + torch.rand(drawn, generator=rng) * (BLUR_SIGMA[1] - BLUR_SIGMA[0]))[part]
-        compress = (torch.rand(drawn, generator=rng) < config.jpeg_prob)[part]
-        quality = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (drawn,), generator=rng)[part]
-        largest = (min(images.shape[-2:]) - 1) / 3  # the +-3 sigma kernel must fit in the image (tiny test images)
-        for index in range(len(images)):
-            if blur[index] and sigma[index] > 0.05:  # below that the kernel is a single pixel
-                images[index:index + 1] = gaussian_blur(images[index:index + 1], min(float(sigma[index]), largest))
-            if compress[index]:
-                images[index:index + 1] = jpeg(images[index:index + 1], int(quality[index]))
-        return images
+        return augment(images, self.config, rng, part)
 
     def _loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.network.loss == "margin":
@@ -173,7 +209,7 @@ class Detector:
             sync_batchnorm.convert(self.network)  # before the optimizer sees the parameters
         training = _Training(self, len(train_images) // batch_size, state_path)
         statistics_images = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(
-            self.config.seed))[:BATCHNORM_SAMPLES]]
+            self.config.weights_seed))[:BATCHNORM_SAMPLES]]
         while not training.done():
             train_loss = self._train_epoch(training, train_images, train_labels, batch_size, progress)
             self.recompute_batchnorm(statistics_images)
@@ -184,6 +220,7 @@ class Detector:
         self.network.load_state_dict(training.best_state)
         self.calibrate(val_images, val_labels)
         self.history = pd.DataFrame(training.rows)
+        self.training = training.summary()
         return self
 
     def recompute_batchnorm(self, images: torch.Tensor, batch_size: int = 256) -> None:
@@ -253,7 +290,7 @@ class Detector:
                                       "channels": self.channels, "image_size": self.image_size,
                                       "config": asdict(self.config), "threshold": self.threshold,
                                       "calibration": list(self.calibration), "network": self.network.state_dict(),
-                                      "history": self.history.to_dict("list")})
+                                      "history": self.history.to_dict("list"), "training": self.training})
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> Detector:
@@ -262,8 +299,8 @@ class Detector:
         if not kind.startswith("detector:"):
             raise DeepbenchError(f"{path} holds {kind!r}, not a detector; pass a detectors/<det>@<gen>/checkpoint.pt")
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise DeepbenchError(f"{path} was saved by an older deepbench (threshold on probabilities, no "
-                                 f"calibration); retrain it with deepbench detect --force")
+            raise DeepbenchError(f"{path} was saved by an older deepbench (fixed-length training); retrain it "
+                                 f"with deepbench detect --force")
         config = DetectorConfig(**state["config"])
         untrained = replace(config, pretrained=False)  # the weights come from the file
         detector = cls(kind.removeprefix("detector:"), state["channels"], state["image_size"], untrained, device)
@@ -272,6 +309,7 @@ class Detector:
         detector.threshold = state["threshold"]
         detector.calibration = tuple(state["calibration"])
         detector.history = pd.DataFrame(state["history"])
+        detector.training = state["training"]
         return detector
 
 
@@ -292,7 +330,15 @@ def refuse_other_options(path: Path, saved: dict, wanted: dict) -> None:
 
 
 class _Training:
-    """What one ``fit`` changes as it goes: optimizer, one-cycle schedule, data generator, best epoch, history.
+    """What one ``fit`` changes as it goes: optimizer, learning-rate schedule, data generator, best epoch, history.
+
+    The schedule is ReduceLROnPlateau on the validation loss rather than a one-cycle schedule: a one-cycle
+    schedule needs the training's length in advance, and a training that stops when validation loss stops
+    improving does not know it. The rate falls by ``LR_FACTOR`` after half of ``patience`` epochs (at least one)
+    without improvement, so by the time ``patience`` epochs have passed without one, a lower rate has been tried
+    for the other half.
+    (BatchNorm's statistics are recomputed before each validation, so a rate that is still high at the end does
+    not leave them lagging the weights.)
 
     All of it, with the network and torch's global RNG, is the training state saved after each epoch:
     restoring it continues the same sequence of batches, augmentations, dropout masks and learning rates.
@@ -305,22 +351,32 @@ class _Training:
         self.kind = f"detector-training:{detector.name}"
         self.optimizer = torch.optim.AdamW(detector.network.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
-        # One-cycle: the rate ends low, so BatchNorm's running statistics catch up with the final weights
-        # (with a constant rate, eval-mode outputs lagged training and saturated).
-        self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, config.lr,
-                                                            total_steps=config.epochs * steps_per_epoch)
-        self.rng = torch.Generator().manual_seed(config.seed)  # the same on every rank: order and augmentation
+        self.schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=LR_FACTOR, patience=max(1, config.patience // 2) - 1, threshold=MIN_IMPROVEMENT)
+        self.rng = torch.Generator().manual_seed(config.weights_seed)  # the same on every rank: order, augmentation
         self.model = distributed.data_parallel(detector.network, detector.device)  # the network itself when alone
         if distributed.enabled():
-            torch.manual_seed(config.seed + distributed.rank())  # the global stream (dropout) differs per rank
+            torch.manual_seed(config.weights_seed + distributed.rank())  # the global stream (dropout) differs
         self.epoch, self.best_loss, self.best_state, self.stale, self.rows = 0, math.inf, None, 0, []
+        self.best_epoch, self.improved_loss = 0, math.inf
         if self.state_path is not None and self.state_path.exists():
             self.restore()
 
     def done(self) -> bool:
-        """Every epoch trained, or ``patience`` epochs in a row without a lower validation loss."""
-        patience = self.detector.config.patience
-        return self.epoch >= self.detector.config.epochs or (patience is not None and self.stale >= patience)
+        """Converged (``patience`` epochs in a row without a lower validation loss), or at the ceiling."""
+        return self.converged() or self.epoch >= self.detector.config.epochs
+
+    def converged(self) -> bool:
+        return self.stale >= self.detector.config.patience
+
+    def summary(self) -> dict:
+        """How training ended: ``converged`` by the stopping rule or stopped at the ``ceiling`` of epochs while
+        validation loss was still falling within the last ``patience`` epochs; the epochs and steps it took, and the
+        kept (best) epoch."""
+        return {"ended": "converged" if self.converged() else "ceiling", "epochs": self.epoch,
+                "steps": self.epoch * self.steps_per_epoch, "best_epoch": self.best_epoch,
+                "best_steps": self.best_epoch * self.steps_per_epoch, "best_val_loss": self.best_loss,
+                "patience": self.detector.config.patience}
 
     def step(self, loss: torch.Tensor) -> float:
         """One optimizer and schedule step; a NaN or infinite loss stops training before it spoils the weights."""
@@ -333,21 +389,28 @@ class _Training:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self.schedule.step()
         return value
 
     def finish_epoch(self, train_loss: float, val_loss: float, val_auc: float) -> None:
         """Record the epoch, keep the weights if their validation loss is the lowest yet, and save the state.
 
-        Loss, not AUC: AUC saturates at 1.0 and then ties, and a tie kept whichever epoch came first.
+        Loss, not AUC: AUC saturates at 1.0 and then ties, and a tie kept whichever epoch came first. The kept
+        epoch is the one with the lowest loss; training goes on only while the loss keeps falling by
+        ``MIN_IMPROVEMENT`` of the loss at the last such fall, so that noise in the last digits does not keep a
+        plateaued detector training.
         """
         self.epoch += 1
-        self.rows.append({"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss, "val_auc": val_auc})
-        if val_loss < self.best_loss:
-            self.best_loss, self.stale = val_loss, 0
+        self.rows.append({"epoch": self.epoch, "steps": self.epoch * self.steps_per_epoch,
+                          "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss, "val_loss": val_loss,
+                          "val_auc": val_auc})
+        if val_loss < self.best_loss or self.best_state is None:
+            self.best_loss, self.best_epoch = val_loss, self.epoch
             self.best_state = copy.deepcopy(self.detector.network.state_dict())
+        if val_loss < self.improved_loss * (1 - MIN_IMPROVEMENT):
+            self.improved_loss, self.stale = val_loss, 0
         else:
             self.stale += 1
+        self.schedule.step(val_loss)
         if self.state_path is not None:
             rank_rng = distributed.gather_rng_states(torch.get_rng_state())  # every rank takes part
             if distributed.is_main():
@@ -363,13 +426,15 @@ class _Training:
                 "image_size": detector.image_size, "epoch": self.epoch, "network": detector.network.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
                 "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(), "best_loss": self.best_loss,
-                "best_state": self.best_state, "stale": self.stale, "rows": self.rows, **extra}
+                "best_epoch": self.best_epoch, "improved_loss": self.improved_loss, "best_state": self.best_state,
+                "stale": self.stale, "rows": self.rows,
+                **extra}
 
     def restore(self) -> None:
         """Continue from ``state_path``, refusing a state that other options made: it would mix two trainings."""
         state = load_checkpoint(self.state_path, self.kind)
-        if "best_loss" not in state:
-            raise DeepbenchError(f"{self.state_path} was saved by an older deepbench that chose epochs by AUC; "
+        if "best_epoch" not in state:
+            raise DeepbenchError(f"{self.state_path} was saved by an older deepbench (fixed-length training); "
                                  f"retrain with --force")
         saved = training_options(state["config"], state["channels"], state["image_size"])
         refuse_other_options(self.state_path, saved, self.detector.options())
@@ -383,4 +448,5 @@ class _Training:
                                  f"{distributed.world_size()}; resume with torchrun --nproc_per_node={saved_world}")
         torch.set_rng_state(state["rank_rng"][distributed.rank()] if "rank_rng" in state else state["torch_rng"])
         self.epoch, self.best_loss, self.best_state = state["epoch"], state["best_loss"], state["best_state"]
+        self.best_epoch, self.improved_loss = state["best_epoch"], state["improved_loss"]
         self.stale, self.rows = state["stale"], state["rows"]

@@ -45,7 +45,8 @@ def write_evaluation(files: DetectorFiles, detector: str, train_generator: str, 
     """``eval.json`` (the rows with their context: threshold, splits, format matching) and ``eval.csv``."""
     path = files.evaluation
     write_json(path, {"detector": detector, "train_generator": train_generator, **context, "results": rows}, "eval")
-    flat = pd.DataFrame([{"detector": detector, "train_generator": train_generator, **row} for row in rows])
+    seed = {"training_seed": context["training_seed"]} if "training_seed" in context else {}
+    flat = pd.DataFrame([{"detector": detector, "train_generator": train_generator, **seed, **row} for row in rows])
     flat = flat.drop(columns="roc", errors="ignore")  # curves stay in the JSON
     write_csv(files.evaluation_table, flat)
     return path

@@ -24,6 +24,7 @@ scikit-learn's "call nothing fake" point (threshold +inf), the second point's th
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -231,3 +232,18 @@ def roc_points(labels, scores, max_points: int = 200) -> dict[str, list[float]]:
         tpr = tpr[np.searchsorted(fpr, grid, side="right") - 1]
         fpr = grid
     return {"fpr": [round(float(x), 6) for x in fpr], "tpr": [round(float(y), 6) for y in tpr]}
+
+
+def seed_interval(values, confidence: float = 0.95) -> tuple[float, float, float] | None:
+    """Mean of one figure over training seeds and its ``confidence`` interval, Student's t with n - 1 degrees of
+    freedom: mean +- t * sd / sqrt(n), sd with Bessel's correction. None for fewer than two seeds.
+
+    This interval, not the bootstrap's, says whether two detectors or generators differ: the bootstrap resamples
+    the test images of one trained detector, while retraining with another seed moves the figure as well.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return None
+    mean, spread = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(scipy.stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * spread
+    return mean, mean - half, mean + half

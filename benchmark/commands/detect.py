@@ -15,6 +15,7 @@ from detectors.baselines import BASELINES
 from detectors.detect import FORMAT_MATCH_CHOICES
 from detectors.detect import detect as run_detectors
 from detectors.detector import DetectorConfig
+from detectors.learning_curve import parse_fractions
 from detectors.matching import MATCH_CHOICES
 from detectors.networks import NETWORKS
 from detectors.perturb import PERTURBATIONS
@@ -56,11 +57,18 @@ def detector_help() -> str:
 @click.option("--seed", type=int, default=None,
               help="Seed of training and of the fakes' train/val/test split [default: 0; with --checkpoint, the "
                    "detector's own, which is the only one accepted].")
+@click.option("--seeds", callback=lambda ctx, param, value: config.parse_seeds(value, "--seeds"), default=None,
+              metavar="N,N,...", help="Train each detector once per training seed (e.g. 0,1,2) on the same split; "
+                                      "tables then give the mean and the across-seed interval.")
+@click.option("--learning-curve", callback=lambda ctx, param, value: parse_fractions(value, "--learning-curve"),
+              default=None, metavar="F,F,...",
+              help="Also train each detector (its first seed) on these nested shares of its training set (e.g. "
+                   "0.125,0.25,0.5) and record its held-out AUC against the number of training fakes.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto uses CUDA when a GPU is present.")
 @data_options
 def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, match_statistics,
-           perturbations, baselines, seed, device, data_root, download, **options):
+           perturbations, baselines, seed, seeds, learning_curve, device, data_root, download, **options):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
     if checkpoint is not None:
         detector_config = None if seed is None else DetectorConfig(seed=seed)
@@ -69,11 +77,12 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
     extra = {name: Path(path) for name, path in config.parse_pairs(eval_fakes, "--eval-fakes", "other=PATH").items()}
     results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, detector_config,
                             perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force,
-                            baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics)
+                            baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics,
+                            seeds=seeds, learning_curve=learning_curve)
     for result in results:
         clean = [row for row in result.rows if row["perturbation"] == "none"]
         scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}"
                            + ("" if row["protocol"] == clean[0]["protocol"] else f" ({row['protocol']})")
                            for row in clean)
-        click.echo(f"{result.detector}@{result.train_generator}: {scores}")
+        click.echo(f"{result.files.name}: {scores}")
     click.echo(f"results: {Path(run_dir) / 'detectors' / 'eval.csv'}")

@@ -15,11 +15,14 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark.errors import DeepbenchError
 from benchmark.files import read_json, write_text
 from benchmark.rundir import RunDir
+from detectors.learning_curve import PLATEAU_GAIN, last_doubling_gain
+from detectors.metrics import seed_interval
 from reports.quiz.answers import human_rows, read_answers
 
 RESULTS_KIND = "results"
@@ -35,11 +38,13 @@ GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the ra
 }
 DETECTOR_COLUMNS = {
     "detector": ("detector", "s"), "augment": ("training", "s"), "train_generator": ("trained on", "s"),
-    "eval_set": ("evaluated on", "s"), "auc_shown": ("AUC [95% CI]", "s"), "accuracy_shown": ("accuracy [95% CI]", "s"),
+    "eval_set": ("evaluated on", "s"), "auc_shown": ("AUC [95% CI]", "s"),
+    "auc_seeds_shown": ("AUC over seeds [95% CI]", "s"), "accuracy_shown": ("accuracy [95% CI]", "s"),
     "accuracy_at_0.5": ("acc@0.5", ".3f"), "tpr_shown": ("TPR@1%FPR", "s"), "eer": ("EER", ".3f"),
-    "ece": ("ECE", ".3f"), "n_real": ("reals", "d"), "n_fake": ("fakes", "d"),
+    "ece": ("ECE", ".3f"), "n_real": ("reals", "d"), "n_fake": ("fakes", "d"), "converged": ("converged", "s"),
 }
 BASELINE_PREFIX = "baseline:"
+ENDED_SHOWN = {"converged": "yes", "ceiling": "no (ceiling)"}  # how a detector's training ended, for people
 SHORTCUT_MARGIN = 0.05  # a trivial baseline this close to the best learned detector's AUC makes it suspect
 WITH_STD = {"kid_mean": "kid_std", "inception_score_mean": "inception_score_std",
             "domain_kid_mean": "domain_kid_std", "domain_is_mean": "domain_is_std"}
@@ -47,9 +52,11 @@ SCALED = {"kid_mean": 1000, "domain_kid_mean": 1000}  # KID reads as x 10^3, as 
 DETECTION_CAPTION = ("Detection, {protocol} protocol (clean held-out images; scores are logits; accuracy at the "
                      "threshold chosen on validation data, acc@0.5 at calibrated P(fake) = 0.5; 95% intervals from "
                      "200 stratified bootstrap resamples of the test images, so they leave out training's own "
-                     "variation: the same seed retrained on another CPU moved AUCs by up to 0.18; ECE over 15 "
-                     "bins; training: robust = random blur and JPEG augmentation; baseline:* rows are logistic "
-                     "regressions on trivial statistics)")
+                     "variation; with several training seeds, figures are means over the seeds and AUC over seeds "
+                     "gives the 95% t-interval across them, the interval that says whether two rows differ; ECE "
+                     "over 15 bins; training: robust = random blur and JPEG augmentation; converged: training "
+                     "stopped when validation loss stopped improving, ceiling: at its most epochs while still "
+                     "improving; baseline:* rows are logistic regressions on trivial statistics)")
 PROTOCOL_CAPTION = ("Protocols (clean AUC on the fakes as written, raw, and after statistics matching gave them the "
                     "real training images' pixel-value histogram (exact histogram specification), matched; "
                     "the other tables lead with matched; networks trained on fakes half of which were matched, "
@@ -76,8 +83,11 @@ def detector_rows(run: RunDir) -> list[dict]:
         record = read_json(files.evaluation, "eval")
         for row in record["results"]:
             flat = {k: v for k, v in row.items() if k != "roc"}
+            training = record.get("training") or {}
             rows.append({"detector": record["detector"], "train_generator": record["train_generator"],
-                         "augment": (record.get("detector_config") or {}).get("augment"), **flat,
+                         "augment": (record.get("detector_config") or {}).get("augment"),
+                         "training_seed": record.get("training_seed"), "training_ended": training.get("ended"),
+                         "training_epochs": training.get("epochs"), **flat,
                          "format_match": record["format_match"]["applied"]})
     return rows
 
@@ -91,7 +101,18 @@ def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None)
     return {"name": name or run.root.name, "dataset": generate["dataset"], "seed": last["seed"],
             "machine": last.get("machine"), "versions": last["versions"], "finished": last.get("finished"),
             "stage_seconds": stage_seconds(record), "generators": generators, "detectors": detector_rows(run),
-            "human": human_rows(read_answers(run))}
+            "learning_curves": learning_curves(run), "human": human_rows(read_answers(run))}
+
+
+def learning_curves(run: RunDir) -> list[dict]:
+    """Each detector's learning curve (held-out AUC against training fakes), where one was asked for."""
+    curves = []
+    for files in run.detectors():
+        record = read_json(files.evaluation, "eval")
+        if record.get("learning_curve"):
+            curves.append({"detector": record["detector"], "train_generator": record["train_generator"],
+                           "training_seed": record.get("training_seed"), "points": record["learning_curve"]})
+    return curves
 
 
 def generator_table(results: dict) -> pd.DataFrame:
@@ -124,11 +145,39 @@ def _fid_readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def detections(results: dict) -> pd.DataFrame:
-    """Every detection row; rows of results from before statistics matching count as the raw protocol."""
+    """Every detection row, one per detector, training generator, evaluation set, perturbation and protocol, its
+    training seeds averaged (:func:`over_seeds`); rows of results from before statistics matching count as the
+    raw protocol."""
     frame = pd.DataFrame(results["detectors"])
     if frame.empty:
         return frame
-    return frame.assign(protocol=frame["protocol"].fillna("raw") if "protocol" in frame else "raw")
+    return over_seeds(frame.assign(protocol=frame["protocol"].fillna("raw") if "protocol" in frame else "raw"))
+
+
+SEED_GROUP = ("detector", "train_generator", "augment", "eval_set", "perturbation", "protocol", "format_match")
+
+
+def over_seeds(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per detector trained with several training seeds: the mean of each figure over the seeds, the mean
+    of each bootstrap interval's bounds, ``seeds`` (how many), ``auc_seed_ci`` (the 95% t-interval of the mean AUC
+    across seeds, :func:`detectors.metrics.seed_interval`) and ``training_ended`` "ceiling" when any seed stopped
+    at its ceiling. Rows of a single seed keep their values, with ``seeds`` 1 and no seed interval."""
+    keys = [key for key in SEED_GROUP if key in frame]
+    rows = []
+    for _, group in frame.groupby(keys, sort=False, dropna=False):
+        row = group.iloc[0].to_dict()
+        for column in group.columns.difference(keys):
+            values = group[column].tolist()
+            if all(isinstance(v, list) and len(v) == 2 for v in values):
+                row[column] = [float(np.mean([v[0] for v in values])), float(np.mean([v[1] for v in values]))]
+            elif column != "training_seed" and pd.api.types.is_numeric_dtype(group[column]) and len(group) > 1:
+                row[column] = float(group[column].mean())
+        interval = seed_interval(group["auc"]) if "auc" in group else None
+        row["seeds"], row["auc_seed_ci"] = len(group), None if interval is None else list(interval[1:])
+        if "training_ended" in group:
+            row["training_ended"] = "ceiling" if (group["training_ended"] == "ceiling").any() else row["training_ended"]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def headline_protocol(frame: pd.DataFrame) -> str:
@@ -276,6 +325,37 @@ def quality_detectability_table(results: dict) -> pd.DataFrame:
                          "n_real": own["n_real"], "n_fake": own["n_fake"]}).dropna(subset=["quality"])
 
 
+LEARNING_CURVE_CAPTION = ("Learning curves (in-distribution AUC, {protocol} protocol, of each detector trained on "
+                          "nested subsets of its training fakes and as many reals, same options and first training "
+                          "seed; last doubling: AUC gained from half the fakes to all of them)")
+
+
+def learning_curve_table(results: dict) -> pd.DataFrame:
+    """One row per detector and training generator whose learning curve was measured: AUC at each training-set
+    size, the gain of the last doubling and what it says (empty without curves)."""
+    rows = []
+    for curve in results.get("learning_curves") or []:
+        points, gain = curve["points"], last_doubling_gain(curve["points"])
+        verdict = ("—" if gain is None else "more fakes would change the answer" if gain > PLATEAU_GAIN
+                   else "plateau")
+        rows.append({"detector": curve["detector"], "trained on": curve["train_generator"],
+                     "AUC at training fakes": " · ".join(f"{p['train_fakes']}: {p['auc']:.3f}" for p in points),
+                     "last doubling": "—" if gain is None else f"{gain:+.3f}", "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def convergence_warnings(results: dict) -> list[str]:
+    """A sentence for each learned detector that stopped at its ceiling of epochs while validation loss was still
+    falling: its figures are not its plateau's."""
+    frame = detector_table(results)
+    if frame.empty or "training_ended" not in frame:
+        return []
+    stopped = frame[frame["training_ended"] == "ceiling"].drop_duplicates(["detector", "train_generator"])
+    return [f"Not converged: {row.detector} trained on {row.train_generator} stopped at its ceiling of "
+            f"{row.training_epochs:.0f} epochs while its validation loss was still falling, so its figures are below "
+            f"its plateau; raise --epochs." for row in stopped.itertuples()]
+
+
 def shortcut_warnings(results: dict) -> list[str]:
     """A sentence for each evaluation set where a trivial baseline comes within ``SHORTCUT_MARGIN`` AUC of the
     best learned detector trained on the same fakes: there, the detectors may have learned that statistic."""
@@ -314,7 +394,14 @@ def _detection_readable(frame: pd.DataFrame) -> pd.DataFrame:
     """The detection table's shown columns: AUC, accuracy and TPR at 1% FPR with their bootstrap intervals."""
     def column(name):
         return frame[name] if name in frame else [None] * len(frame)
+    seeds = [1 if _missing(n) else int(n) for n in column("seeds")]
+    over_seeds = {"auc_seeds_shown": [  # a column only where some row has several seeds
+        _with_interval(v, ci, text=auc_text(v)) + f" (n={n})" if n > 1 else "—"
+        for v, ci, n in zip(frame["auc"], column("auc_seed_ci"), seeds, strict=True)]} if max(seeds) > 1 else {}
+    ended = column("training_ended")
+    converged = {"converged": [ENDED_SHOWN.get(e, "—") for e in ended]} if any(e in ENDED_SHOWN for e in ended) else {}
     return frame.assign(
+        **over_seeds, **converged,
         auc_shown=_auc_cells(frame),
         accuracy_shown=[_with_interval(v, ci) for v, ci in zip(frame["accuracy"], column("accuracy_ci"), strict=True)],
         tpr_shown=[_with_interval(v, ci) for v, ci in zip(column("tpr_at_fpr_0.01"), column("tpr_at_fpr_0.01_ci"),
@@ -390,6 +477,9 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
         transfer = transfer_summary(results)
         if not transfer.empty:
             tables.append((TRANSFER_SUMMARY_CAPTION, transfer))
+        curves = learning_curve_table(results)
+        if not curves.empty:
+            tables.append((LEARNING_CURVE_CAPTION.format(protocol=detections["protocol"].iloc[0]), curves))
         robustness = robustness_table(results)
         if not robustness.empty:  # empty when the detectors were trained on another run's generators
             tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "
@@ -406,7 +496,8 @@ def markdown_tables(results: dict) -> str:
     tables = [f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results)]
     notes = [f"{metrics['generator']}: {metrics['domain_missing']}" for metrics in results["generators"]
              if metrics.get("domain_missing")]  # a dash in a table says nothing of why
-    return "\n".join(tables + [f"> {line}\n" for line in shortcut_warnings(results) + notes])
+    warnings = convergence_warnings(results) + shortcut_warnings(results)
+    return "\n".join(tables + [f"> {line}\n" for line in warnings + notes])
 
 
 def describe(results: dict) -> str:

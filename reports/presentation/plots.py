@@ -149,3 +149,23 @@ def save_quality_detectability_plot(table: pd.DataFrame, path: str | Path) -> Pa
                  title="Sample quality against detectability")
         axes.legend(fontsize="small", title="detector")
     return Path(path)
+
+
+def save_learning_curves(curves: list[dict], path: str | Path) -> Path:
+    """In-distribution AUC against the number of training fakes (log scale), one line per detector and training
+    generator, each point with its bootstrap interval: where a line still climbs at its right end, more fakes would
+    raise it."""
+    with _figure(Path(path), figsize=(6, 4)) as (_, axes):
+        for curve in curves:
+            points = curve["points"]
+            counts, aucs = [p["train_fakes"] for p in points], np.array([p["auc"] for p in points])
+            intervals = [p.get("auc_ci") or [p["auc"], p["auc"]] for p in points]
+            errors = np.abs(np.array(intervals).T - aucs)
+            axes.errorbar(counts, aucs, yerr=errors, marker="o", capsize=3,
+                          label=f"{curve['detector']} trained on {curve['train_generator']}")
+        axes.set_xscale("log", base=2)
+        axes.set_xlabel("training fakes (and as many reals)")
+        axes.set_ylabel("AUC on held-out fakes of the training generator")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+    return Path(path)

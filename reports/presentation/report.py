@@ -34,6 +34,7 @@ from reports.presentation.leaderboard import (
     HUMAN_CAPTION,
     RESULTS_KIND,
     collect,
+    convergence_warnings,
     describe,
     detector_table,
     generator_table,
@@ -47,6 +48,7 @@ from reports.presentation.leaderboard import (
 from reports.presentation.plots import (
     save_auc_heatmap,
     save_image_grid,
+    save_learning_curves,
     save_quality_detectability_plot,
     save_robustness_plot,
     save_roc_curves,
@@ -160,6 +162,8 @@ def draw_figures(run: RunDir, reals: RealReference, generators: list[str], resul
         quality = quality_detectability_table(results)
         if not quality.empty:
             figures["quality"] = save_quality_detectability_plot(quality, folder / "quality-detectability.png")
+        if results.get("learning_curves"):
+            figures["learning"] = save_learning_curves(results["learning_curves"], folder / "learning-curves.png")
         robustness = robustness_table(results)
         if not robustness.empty:  # empty when the detectors were trained in another run (evaluate --with-detectors)
             figures["robustness"] = save_robustness_plot(robustness.T, folder / "robustness.png",
@@ -190,7 +194,8 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
     losses = Section("Training", figures=[(f"{name}: training curves", run.generator(name) / "losses.png")
                                           for name in generators
                                           if (run.generator(name) / "losses.png").is_file()])  # imported: none
-    detection = Section("Detection", text=shortcut_warnings(results), tables=tables[1:])
+    detection = Section("Detection", text=convergence_warnings(results) + shortcut_warnings(results),
+                        tables=tables[1:])
     detection.figures += [(f"{key.removeprefix('matched:')}: fakes as written (top) and after statistics matching "
                            f"(bottom), the matched protocol's images", path)
                           for key, path in figures.items() if key.startswith("matched:")]
@@ -200,6 +205,9 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
             detection.figures.append(("Sample quality against detectability: each generator's quality beside each "
                                       "detector's AUC on its held-out fakes, with 95% bootstrap intervals",
                                       figures["quality"]))
+        if "learning" in figures:
+            detection.figures.append(("Learning curves: in-distribution AUC against the number of training fakes, "
+                                      "with 95% bootstrap intervals", figures["learning"]))
         if "robustness" in figures:
             detection.figures.append(("Robustness to perturbations", figures["robustness"]))
         detection.figures += [(f"ROC curves: {key.removeprefix('roc:')}", path) for key, path in figures.items()

@@ -76,7 +76,7 @@ def test_an_unknown_config_field_fails_before_any_work(micro, tmp_path):
     micro.write_text(MICRO.replace("epochs = 1,", "epoks = 1,"))
     result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and not (tmp_path / "out").exists()
-    assert "unknown detector option epoks; known: augment, batch_size, blur_prob, epochs," in result.output
+    assert "unknown detector option epoks; known: augment, batch_size, blur_prob, blur_scale, epochs," in result.output
     micro.write_text(MICRO.replace("epochs = 1,", "seed = 1, epochs = 1,"))  # the experiment's key, not a table's
     assert "unknown detector option seed" in invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).output
 
@@ -114,7 +114,7 @@ def test_set_overrides_every_experiment_over_the_suite_and_its_defaults(micro):
 def test_a_set_field_no_config_has_fails_before_any_work(micro, tmp_path):
     result = invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out"), "--set", "detector.epoks=1")
     assert result.exit_code == 2 and not (tmp_path / "out").exists()
-    assert "unknown detector option epoks; known: augment, batch_size, blur_prob, epochs," in result.output
+    assert "unknown detector option epoks; known: augment, batch_size, blur_prob, blur_scale, epochs," in result.output
     micro.write_text(MICRO.replace("epochs = 1,", "seed = 1, epochs = 1,"))  # the experiment's key, not a table's
     assert "unknown detector option seed" in invoke("run", "--suite", str(micro), "--out", str(tmp_path / "out")).output
 

@@ -216,3 +216,32 @@ def test_an_interrupted_detect_resumes_to_the_same_detector(generated_run, mnist
 def test_contradictory_flags_are_refused(mnist_run, flags, message):
     result = invoke("detect", "--run", str(mnist_run), *flags)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_seeds_train_one_detector_each_on_one_split_and_the_curve_ends_at_the_first(mnist_run):
+    """--seeds 0,1 trains cnn@dcgan (seed 0, the split's) and cnn-seed1@dcgan on the same held-out set; the
+    learning curve is the first seed's; the report collapses the seeds into one row with their interval."""
+    result = invoke("detect", "--run", mnist_run, "--detector", "cnn", "--train-on", "dcgan", "--no-baselines",
+                    "--seeds", "0,1", "--learning-curve", "0.5", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert "cnn@dcgan:" in result.output and "cnn-seed1@dcgan:" in result.output
+    records = [json.loads((mnist_run / "detectors" / name / "eval.json").read_text())
+               for name in ("cnn@dcgan", "cnn-seed1@dcgan")]
+    assert [r["training_seed"] for r in records] == [0, 1] and records[0]["split_seed"] == records[1]["split_seed"]
+    assert records[0]["held_out_sha256"] == records[1]["held_out_sha256"]
+    assert records[0]["training"]["ended"] == "ceiling" and records[0]["training"]["epochs"] == 1  # --epochs 1
+    curve = records[0]["learning_curve"]
+    assert [p["fraction"] for p in curve] == [0.5, 1.0] and curve[0]["train_fakes"] == 35 == curve[1]["train_fakes"] / 2
+    assert curve[1]["auc"] == next(r["auc"] for r in records[0]["results"] if r["eval_set"] == "dcgan")
+    assert "learning_curve" not in records[1]
+    weights = [torch.load(mnist_run / "detectors" / name / "checkpoint.pt", weights_only=True)["network"]
+               for name in ("cnn@dcgan", "cnn-seed1@dcgan")]
+    assert not torch.equal(weights[0]["body.0.weight"], weights[1]["body.0.weight"])
+    bad = invoke("detect", "--run", mnist_run, "--seeds", "0,x", "--force", *QUICK)
+    assert bad.exit_code == 2 and "--seeds takes integers separated by commas" in bad.output
+    report = invoke("report", "--run", mnist_run, "--no-inception", "--num-samples", "20")
+    assert report.exit_code == 0, report.output
+    page = (mnist_run / "report" / "leaderboard.md").read_text()
+    assert "AUC over seeds [95% CI]" in page and "(n=2)" in page and "Learning curves" in page
+    assert "Not converged: cnn trained on dcgan stopped at its ceiling of 1 epochs" in page
+    assert (mnist_run / "report" / "figures" / "learning-curves.png").is_file()

@@ -14,8 +14,9 @@ from sklearn.metrics import roc_auc_score
 import detectors.detector as detector_module
 from benchmark.errors import DeepbenchError
 from benchmark.files import load_checkpoint
-from detectors.detector import Detector, DetectorConfig, training_options
+from detectors.detector import Detector, DetectorConfig, blur_sigma_range, training_options
 from detectors.metrics import detection_metrics
+from detectors.perturb import gaussian_blur
 
 
 def smooth_vs_checkerboard(count: int, seed: int, size: int = 16, channels: int = 1):
@@ -36,7 +37,7 @@ def test_detector_learns_a_separable_task(name, channels):
     train_images, train_labels = smooth_vs_checkerboard(256, seed=0, channels=channels)
     val_images, val_labels = smooth_vs_checkerboard(64, seed=1, channels=channels)
     test_images, test_labels = smooth_vs_checkerboard(128, seed=2, channels=channels)
-    detector = Detector(name, channels, 16, DetectorConfig(epochs=8, batch_size=32, lr=3e-3, augment="none"))
+    detector = Detector(name, channels, 16, DetectorConfig(epochs=12, batch_size=32, lr=3e-3, augment="none"))
     detector.fit(train_images, train_labels, val_images, val_labels, progress=False)
     metrics = detection_metrics(test_labels.numpy(), detector.decision_function(test_images), detector.threshold,
                                 detector.predict_proba(test_images))
@@ -46,7 +47,7 @@ def test_detector_learns_a_separable_task(name, channels):
     assert metrics["accuracy_at_0.5"] > 0.95, metrics
     if name in ("cnn", "capsule"):  # the capsule's score is a length difference, not a logit, until calibrated
         assert abs(metrics["accuracy_at_0.5"] - metrics["accuracy"]) <= 0.02, metrics
-    assert list(detector.history.columns) == ["epoch", "train_loss", "val_loss", "val_auc"]
+    assert list(detector.history.columns) == ["epoch", "steps", "lr", "train_loss", "val_loss", "val_auc"]
 
 
 @pytest.mark.parametrize("name", ["cnn", "capsule", "timm:resnet10t"])
@@ -223,3 +224,53 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_epoch(tmp_path, monke
     losses.clear()
     with pytest.raises(DeepbenchError, match=r"diverged at epoch 2 \(loss nan\); no state was kept; lower --lr"):
         fit_three_epochs()
+
+
+def test_training_stops_when_validation_loss_stops_improving_and_matches_training_to_the_ceiling():
+    """The stopping rule ends training once validation loss has not improved for ``patience`` epochs; the detector
+    it keeps scores held-out images within 0.02 AUC of one trained to a ceiling of 20 epochs with no rule."""
+    train_images, train_labels = smooth_vs_checkerboard(256, seed=0)
+    val_images, val_labels = smooth_vs_checkerboard(64, seed=1)
+    test_images, test_labels = smooth_vs_checkerboard(256, seed=2)
+    common = {"batch_size": 32, "lr": 3e-3, "augment": "robust", "epochs": 20}
+    early = Detector("cnn", 1, 16, DetectorConfig(patience=2, **common))
+    early.fit(train_images, train_labels, val_images, val_labels, progress=False)
+    ceiling = Detector("cnn", 1, 16, DetectorConfig(patience=20, **common))
+    ceiling.fit(train_images, train_labels, val_images, val_labels, progress=False)
+    assert early.training["ended"] == "converged" and ceiling.training["ended"] == "ceiling"
+    assert early.training["best_epoch"] < early.training["epochs"] < 20 == ceiling.training["epochs"]
+    assert early.training["steps"] == early.training["epochs"] * 8  # 256 images, batches of 32
+    aucs = [roc_auc_score(test_labels.numpy(), d.decision_function(test_images)) for d in (early, ceiling)]
+    assert aucs[0] > 0.95 and abs(aucs[0] - aucs[1]) <= 0.02, aucs
+    # the rate fell by LR_FACTOR after epochs without improvement; the history records it
+    assert early.history["lr"].iloc[0] == 3e-3 and early.history["lr"].min() < 3e-3
+    assert early.history["val_loss"].iloc[early.training["best_epoch"] - 1] == early.training["best_val_loss"]
+
+
+def test_blur_scales_with_the_image_size():
+    """CNNDetection's sigma range of 0-3 px at 256 px is 0-0.33 px at 28 px; no augmented 28 px digit is blurred
+    more than sigma 0.33 blurs it."""
+    assert blur_sigma_range(256) == (0.0, 3.0) and blur_sigma_range(28) == pytest.approx((0.0, 0.328), abs=1e-3)
+    assert blur_sigma_range(32)[1] == pytest.approx(0.375)
+    images = torch.randint(0, 256, (64, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    detector = Detector("cnn", 1, 28, DetectorConfig(flip=False, augment="robust", blur_prob=1.0, jpeg_prob=0.0))
+    blurred = detector._augment(images, torch.Generator().manual_seed(0))
+    change = (blurred.float() - images.float()).abs().flatten(1).mean(1)
+    most = (gaussian_blur(images, blur_sigma_range(28)[1]).float() - images.float()).abs().flatten(1).mean(1)
+    # below sigma ~0.2 the neighbours' weights round away: only the stronger draws change a pixel
+    assert (change > 0).float().mean() > 0.1 and (change <= most + 0.5).all()  # rounding: half a gray level
+    assert (change < most - 1).float().mean() > 0.5  # strengths below the largest
+    wide = Detector("cnn", 1, 28, DetectorConfig(flip=False, blur_prob=1.0, jpeg_prob=0.0, blur_scale=27.4))
+    assert (wide._augment(images, torch.Generator().manual_seed(0)).float() - images.float()).abs().mean() > \
+        2 * change.mean()  # --blur-scale widens the range (27.4 px at 256 px is 3 px at 28 px)
+
+
+def test_no_flips_unless_asked_and_a_seeded_training_seed_sets_the_weights():
+    images, _ = smooth_vs_checkerboard(64, seed=0)
+    unset = Detector("cnn", 1, 16, DetectorConfig(augment="none"))
+    assert unset.config.flip is None and torch.equal(unset._augment(images, torch.Generator().manual_seed(0)), images)
+    flipped = Detector("cnn", 1, 16, DetectorConfig(augment="none", flip=True))
+    assert not torch.equal(flipped._augment(images, torch.Generator().manual_seed(0)), images)
+    weights = [Detector("cnn", 1, 16, DetectorConfig(**seeds)).network.body[0].weight for seeds in
+               ({"seed": 0}, {"seed": 0, "training_seed": 1}, {"seed": 5, "training_seed": 1})]
+    assert not torch.equal(weights[0], weights[1]) and torch.equal(weights[1], weights[2])

@@ -186,3 +186,13 @@ def test_bootstrap_interval_covers_the_true_auc():
     intervals = [bootstrap_intervals(*overlapping_scores(150, seed), 0.5, 200, seed)["auc_ci"] for seed in range(40)]
     covered = sum(low <= truth <= high for low, high in intervals)
     assert covered >= 34  # 95% of 40 is 38; binomial slack
+
+
+def test_seed_interval_is_the_t_interval_of_the_mean():
+    """Three seeds' AUCs 0.90, 0.92, 0.94: mean 0.92, sd 0.02, standard error 0.02 / sqrt(3) = 0.011547, t(0.975, 2)
+    = 4.302653, so the interval is 0.92 +- 0.049683."""
+    from detectors.metrics import seed_interval
+    mean, low, high = seed_interval([0.90, 0.92, 0.94])
+    assert mean == pytest.approx(0.92) and low == pytest.approx(0.870317, abs=1e-6)
+    assert high == pytest.approx(0.969683, abs=1e-6)
+    assert seed_interval([0.9]) is None

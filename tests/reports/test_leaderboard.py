@@ -127,3 +127,24 @@ def test_the_cross_generator_matrix_puts_each_auc_in_its_row_and_column_and_the_
     assert ("VAE", "VAE") not in summary.index
     in_distribution_only = {"generators": [], "detectors": [detection_row("cnn", "dcgan", "dcgan", 0.9)]}
     assert transfer_matrices(in_distribution_only) == [] and transfer_summary(in_distribution_only).empty
+
+
+def test_training_seeds_collapse_into_their_mean_with_the_across_seed_interval():
+    """Three seeds of cnn@dcgan: one row, the mean AUC, the mean of the bootstrap bounds, the t-interval across
+    seeds; a ceiling in any seed marks the row, and the table shows the interval and the flag."""
+    from reports.presentation.leaderboard import detections, readable_tables
+    rows = [{**detection_row("cnn", "dcgan", "dcgan", auc), "accuracy": auc, "training_seed": seed,
+             "training_ended": ended, "training_epochs": 12}
+            for seed, auc, ended in ((0, 0.90, "converged"), (1, 0.92, "ceiling"), (2, 0.94, "converged"))]
+    rows.append({**detection_row("baseline:histogram", "dcgan", "dcgan", 0.6), "accuracy": 0.6})
+    results = {"generators": [], "detectors": rows}
+    frame = detections(results)
+    cnn = frame[frame["detector"] == "cnn"].iloc[0]
+    assert len(frame) == 2 and cnn["seeds"] == 3 and abs(cnn["auc"] - 0.92) < 1e-12
+    assert cnn["auc_ci"] == [0.91, 0.93] or abs(cnn["auc_ci"][0] - 0.91) < 1e-12
+    assert abs(cnn["auc_seed_ci"][0] - 0.870317) < 1e-6 and cnn["training_ended"] == "ceiling"
+    table = dict(readable_tables(results))
+    detection = next(t for caption, t in table.items() if caption.startswith("Detection"))
+    shown = detection[detection["detector"] == "cnn"].iloc[0]
+    assert shown["AUC over seeds [95% CI]"] == "0.920 [0.870, 0.970] (n=3)" and shown["converged"] == "no (ceiling)"
+    assert detection[detection["detector"] != "cnn"].iloc[0]["AUC over seeds [95% CI]"] == "—"
