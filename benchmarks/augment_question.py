@@ -13,13 +13,17 @@ that no bootstrap interval holds.
     .venv/bin/python benchmarks/augment_question.py --run runs/quick/mnist --out runs/augment-question \\
         [--seeds 0 1 2] [--width 32] [--json benchmark/results/augment-question/summary.json] \\
         [--spread-json benchmark/results/thread-spread/summary.json]
+    .venv/bin/python benchmarks/augment_question.py --run runs/quick/mnist --out runs/augment-question \\
+        --blur-scale 27.4 --json benchmark/results/augment-question-wide-blur/summary.json   # 0-3 px at 28 px
+
+Finished detectors are kept (``--resume``), so a second call with another ``--blur-scale`` trains only its
+robust arm.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -47,13 +51,12 @@ def copy_of(run: Path, folder: Path) -> Path:
 
 
 def train(folder: Path, augment: str, seeds: tuple[int, ...], width: int, threads: int,
-          perturbations: tuple[str, ...]) -> tuple[pd.DataFrame, float]:
-    """cnn on every generator's fakes, one per seed; its evaluation rows and the seconds the call took."""
+          perturbations: tuple[str, ...], blur_scale: float) -> pd.DataFrame:
+    """cnn on every generator's fakes, one per seed (finished ones kept); its evaluation rows."""
     torch.set_num_threads(threads)
-    started = time.perf_counter()
-    detect(folder, ("cnn",), config=DetectorConfig(augment=augment, width=width, batch_size=32), seeds=seeds,
-           perturbations=perturbations, resume=True, baselines=())
-    return pd.DataFrame(detector_rows(RunDir(folder))), time.perf_counter() - started
+    config = DetectorConfig(augment=augment, width=width, batch_size=32, blur_scale=blur_scale)
+    detect(folder, ("cnn",), config=config, seeds=seeds, perturbations=perturbations, resume=True, baselines=())
+    return pd.DataFrame(detector_rows(RunDir(folder)))
 
 
 def own(rows: pd.DataFrame) -> pd.DataFrame:
@@ -107,23 +110,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the detectors' run directories")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--width", type=int, default=32, help="cnn's width (the quick suite's)")
+    parser.add_argument("--blur-scale", type=float, default=DetectorConfig().blur_scale,
+                        help="robust training's largest blur sigma in px per 256 px (detect --blur-scale)")
     parser.add_argument("--json", type=Path, help="write the robust-against-none study here")
-    parser.add_argument("--spread-json", type=Path, help="write the thread-count study here")
+    parser.add_argument("--spread-json", type=Path, help="also train the first seed at 1 thread and write the "
+                                                         "thread-count study here")
     args = parser.parse_args()
-    seeds, rows, seconds = tuple(args.seeds), {}, {}
+    seeds, rows = tuple(args.seeds), {}
     for augment in AUGMENTS:
-        rows[augment], seconds[augment] = train(copy_of(args.run, args.out / augment), augment, seeds, args.width,
-                                                THREADS, tuple(PERTURBATIONS))
-    one_thread, _ = train(copy_of(args.run, args.out / "robust-1-thread"), "robust", seeds[:1], args.width, 1,
-                          ("none",))
-    summary, threads = summarise(rows), spread(rows["robust"], one_thread, seeds[0])
+        folder = args.out / (augment if augment == "none" else f"{augment}-blur{args.blur_scale:g}")
+        scale = args.blur_scale if augment == "robust" else DetectorConfig().blur_scale  # unused without blur
+        rows[augment] = train(copy_of(args.run, folder), augment, seeds, args.width, THREADS,
+                                                tuple(PERTURBATIONS), scale)
+    summary = summarise(rows)
     print(pd.DataFrame(summary).to_markdown(index=False), "\n")
-    print(pd.DataFrame(threads).to_markdown(index=False))
+    if args.spread_json:
+        one_thread = train(copy_of(args.run, args.out / f"robust-blur{args.blur_scale:g}-1-thread"), "robust",
+                           seeds[:1], args.width, 1, ("none",), args.blur_scale)
+        threads = spread(rows["robust"], one_thread, seeds[0])
+        print(pd.DataFrame(threads).to_markdown(index=False))
     epochs = {augment: float(own(frame).drop_duplicates(["train_generator", "training_seed"])["training_epochs"]
                              .mean()) for augment, frame in rows.items()}
-    context = (f"cnn at width {args.width}, batch 32, trained until validation loss stopped improving on the fakes of "
-               f"{args.run} (mean epochs: robust {epochs['robust']:.1f}, none {epochs['none']:.1f}; "
-               f"{THREADS} torch threads; {seconds['robust'] + seconds['none']:.0f} s for all trainings)")
+    context = (f"cnn at width {args.width}, batch 32, blur up to {args.blur_scale:g} px per 256 px, trained until "
+               f"validation loss stopped improving on the fakes of the run {args.run} "
+               f"(mean epochs: robust {epochs['robust']:.1f}, none {epochs['none']:.1f}; "
+               f"{THREADS} torch threads)")
     if args.json:
         write_json(args.json, {
             "description": "Robust training (random blur scaled to the image and JPEG, `--augment robust`) against "
