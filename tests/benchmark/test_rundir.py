@@ -109,7 +109,7 @@ def test_run_paths_follow_the_documented_layout(tmp_path):
     detector = run.detector("cnn", "dcgan")
     assert detector.folder == tmp_path / "detectors" / "cnn@dcgan"
     assert [path.relative_to(detector.folder).as_posix() for path in detector.trained()] == [
-        "checkpoint.pt", "training.pt", "history.csv", "eval.json", "eval.csv"]
+        "checkpoint.pt", "training.pt", "history.csv", "eval.json", "eval.csv", "learning-curve.json"]
     assert detector.baseline("raw") == detector.folder / "raw-baseline.json"
     assert run.last_checkpoint("dcgan") == run.checkpoints("dcgan") / "last.pt"
     assert run.best_checkpoint("dcgan") == run.checkpoints("dcgan") / "best.pt"

@@ -106,15 +106,19 @@ def test_a_detector_trains_in_two_processes_as_in_one(tmp_path, task, network):
     assert rank0["threshold"] == rank1["threshold"] and rank0["history"] == rank1["history"]
     torch.set_num_threads(1)
     one = detector_fit(network)
-    assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-4)
+    # A gradient left unsynchronised or taken over the wrong batch changes the loss by percents; rounding in the
+    # all-reduce changes it in the fourth digit once the rate is at its full 1e-3 from the first step.
+    assert rank0["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-3)
     if network == "cnn":
-        # Every weight within a tenth of one AdamW step (lr 1e-3) of the single process's: a gradient left
-        # unsynchronised or taken over the wrong batch moves most weights by about a step. Tighter fails on
-        # some CPUs: a weight whose gradient is near zero takes a step of rounding noise, which Adam's
-        # normalisation scales up (one of 590,000 weights here, by 1.6e-5). Not for the deep timm network:
-        # there a bias feeding the next BatchNorm has a zero gradient up to rounding, so every such step is noise.
-        assert_close_states(rank0["network"], one["network"], rtol=0, atol=1e-4)
-        assert rank0["threshold"] == pytest.approx(one["threshold"], rel=1e-4)
+        # Nearly every weight within a tenth of one AdamW step (lr 1e-3) of the single process's: a gradient left
+        # unsynchronised or taken over the wrong batch moves most weights by about a step. Not every weight: one
+        # whose gradient is near zero takes a step of rounding noise, which Adam's normalisation scales up to a
+        # whole step (a few of 590,000 here). Not for the deep timm network: there a bias feeding the next
+        # BatchNorm has a zero gradient up to rounding, so every such step is noise.
+        far = sum(int(((rank0["network"][k].float() - one["network"][k].float()).abs() > 1e-4).sum())
+                  for k in one["network"])
+        assert far <= 1e-3 * sum(t.numel() for t in one["network"].values()), far
+        assert rank0["threshold"] == pytest.approx(one["threshold"], rel=1e-3)
 
 
 def test_detector_scores_are_split_over_the_ranks_and_gathered_in_order(tmp_path):
