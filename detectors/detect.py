@@ -200,7 +200,8 @@ def detector_files(run: RunDir, name: str, generator: str, config: DetectorConfi
 
 def _resumable(folders: dict[DetectorFiles, tuple[str, DetectorConfig]], shape: dict,
                device: torch.device) -> dict[DetectorFiles, Detector]:
-    """The finished detectors, loaded, after checking that every saved one was trained with ``wanted`` options.
+    """The finished detectors, loaded, after checking that every saved one was trained with its folder's options
+    (its name and training config in ``folders``) at this run's image ``shape``.
 
     Interrupted trainings are checked here too (``fit`` checks them again), so that a mismatch late in the
     list fails before the first detector trains rather than after hours of work.
