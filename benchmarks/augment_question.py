@@ -15,6 +15,11 @@ that no bootstrap interval holds.
         [--spread-json benchmark/results/thread-spread/summary.json]
     .venv/bin/python benchmarks/augment_question.py --run runs/quick/mnist --out runs/augment-question \\
         --blur-scale 27.4 --json benchmark/results/augment-question-wide-blur/summary.json   # 0-3 px at 28 px
+    deepbench --threads 2 generate --dataset mnist --data-root ../shared/data --generator dcgan --epochs 3 \\
+        --num-samples 4000 --out runs/mnist-dcgan --seed 0
+    .venv/bin/python benchmarks/augment_question.py --run runs/mnist-dcgan --out runs/augment-question-mnist \\
+        --width 64 --about "4,000 full-MNIST DCGAN (3 epochs)" \\
+        --json benchmark/results/augment-question-mnist/summary.json
 
 Finished detectors are kept (``--resume``), so a second call with another ``--blur-scale`` trains only its
 robust arm.
@@ -112,6 +117,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32, help="cnn's width (the quick suite's)")
     parser.add_argument("--blur-scale", type=float, default=DetectorConfig().blur_scale,
                         help="robust training's largest blur sigma in px per 256 px (detect --blur-scale)")
+    parser.add_argument("--about", default="the quick suite's", help="what made the run's fakes, for the study's "
+                                                                   "description")
     parser.add_argument("--json", type=Path, help="write the robust-against-none study here")
     parser.add_argument("--spread-json", type=Path, help="also train the first seed at 1 thread and write the "
                                                          "thread-count study here")
@@ -132,7 +139,7 @@ def main() -> None:
     epochs = {augment: float(own(frame).drop_duplicates(["train_generator", "training_seed"])["training_epochs"]
                              .mean()) for augment, frame in rows.items()}
     context = (f"cnn at width {args.width}, batch 32, blur up to {args.blur_scale:g} px per 256 px, trained until "
-               f"validation loss stopped improving on the fakes of the run {args.run} "
+               f"validation loss stopped improving on {args.about} fakes (run {args.run}) "
                f"(mean epochs: robust {epochs['robust']:.1f}, none {epochs['none']:.1f}; "
                f"{THREADS} torch threads)")
     if args.json:

@@ -160,8 +160,8 @@ SEED_GROUP = ("detector", "train_generator", "augment", "eval_set", "perturbatio
 def over_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per detector trained with several training seeds: the mean of each figure over the seeds, the mean
     of each bootstrap interval's bounds, ``seeds`` (how many), ``auc_seed_ci`` (the 95% t-interval of the mean AUC
-    across seeds, :func:`detectors.metrics.seed_interval`) and ``training_ended`` "ceiling" when any seed stopped
-    at its ceiling. Rows of a single seed keep their values, with ``seeds`` 1 and no seed interval."""
+    across seeds, :func:`detectors.metrics.seed_interval`, cut at 0 and 1) and ``training_ended`` "ceiling" when any
+    seed stopped at its ceiling. Rows of a single seed keep their values, with ``seeds`` 1 and no seed interval."""
     keys = [key for key in SEED_GROUP if key in frame]
     rows = []
     for _, group in frame.groupby(keys, sort=False, dropna=False):
@@ -173,7 +173,8 @@ def over_seeds(frame: pd.DataFrame) -> pd.DataFrame:
             elif column != "training_seed" and pd.api.types.is_numeric_dtype(group[column]) and len(group) > 1:
                 row[column] = float(group[column].mean())
         interval = seed_interval(group["auc"]) if "auc" in group else None
-        row["seeds"], row["auc_seed_ci"] = len(group), None if interval is None else list(interval[1:])
+        row["seeds"] = len(group)  # the interval cut at the bounds an AUC cannot cross: above 1 is no statement
+        row["auc_seed_ci"] = None if interval is None else [max(0.0, interval[1]), min(1.0, interval[2])]
         if "training_ended" in group:
             row["training_ended"] = "ceiling" if (group["training_ended"] == "ceiling").any() else row["training_ended"]
         rows.append(row)

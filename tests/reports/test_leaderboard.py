@@ -148,3 +148,10 @@ def test_training_seeds_collapse_into_their_mean_with_the_across_seed_interval()
     shown = detection[detection["detector"] == "cnn"].iloc[0]
     assert shown["AUC over seeds [95% CI]"] == "0.920 [0.870, 0.970] (n=3)" and shown["converged"] == "no (ceiling)"
     assert detection[detection["detector"] != "cnn"].iloc[0]["AUC over seeds [95% CI]"] == "—"
+
+
+def test_the_seed_interval_of_an_auc_stops_at_one():
+    from reports.presentation.leaderboard import detections
+    rows = [{**detection_row("cnn", "dcgan", "dcgan", auc), "training_seed": seed}
+            for seed, auc in ((0, 0.999), (1, 0.990), (2, 0.999))]
+    assert detections({"detectors": rows}).iloc[0]["auc_seed_ci"][1] == 1.0
