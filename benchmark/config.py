@@ -165,9 +165,16 @@ def parse_seeds(text: str | None, option: str) -> tuple[int, ...]:
         seeds = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise DeepbenchError(f"{option} takes integers separated by commas (e.g. 0,1,2), got {text!r}") from None
+    return check_seeds(seeds, option)
+
+
+def check_seeds(seeds, option: str) -> tuple[int, ...]:
+    """Distinct integer seeds as a tuple, or a one-line error (a suite's list, detect's argument, --seeds)."""
+    if not isinstance(seeds, list | tuple) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise DeepbenchError(f"{option} takes integers, e.g. [0, 1, 2]; got {seeds!r}")
     if len(set(seeds)) != len(seeds):
-        raise DeepbenchError(f"{option} names a seed twice: {text!r}")
-    return seeds
+        raise DeepbenchError(f"{option} names a seed twice: {list(seeds)!r}")
+    return tuple(seeds)
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from benchmark import distributed
-from benchmark.config import Experiment, Suite
+from benchmark.config import Experiment, Suite, check_seeds
 from benchmark.errors import DeepbenchError
 from benchmark.files import read_json, write_json, write_text
 from benchmark.options import refuse_resume_with_force
@@ -100,11 +100,9 @@ def stage_configs(experiment: Experiment) -> StageConfigs:
     """Each stage's config object from the suite's tables; a key that the class lacks is a one-line error that
     names the keys it has (``seed`` is the experiment's, the same for every stage)."""
     detector = dict(experiment.detector)
-    seeds, curve = detector.pop("seeds", []), detector.pop("learning_curve", [])
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise DeepbenchError(f"experiment {experiment.name!r}: detector seeds must be a list of integers, e.g. "
-                             f"seeds = [0, 1, 2]; got {seeds!r}")
-    fractions = check_fractions(curve, f"experiment {experiment.name!r}: detector learning_curve")
+    where = f"experiment {experiment.name!r}: detector"
+    seeds = check_seeds(detector.pop("seeds", []), f"{where} seeds")
+    fractions = check_fractions(detector.pop("learning_curve", []), f"{where} learning_curve")
     for table, config_class in STAGE_CLASSES.items():
         extra = set(DETECTOR_RUN_KEYS) if table == "detector" else set()
         known = {option.name for option in fields(config_class)} - {"seed"} | extra
@@ -115,7 +113,7 @@ def stage_configs(experiment: Experiment) -> StageConfigs:
     seed = {"seed": experiment.seed}
     return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
                         DetectorConfig(**{**detector, **seed}),
-                        MetricOptions(**{**experiment.metrics, **seed}), tuple(seeds), fractions)
+                        MetricOptions(**{**experiment.metrics, **seed}), seeds, fractions)
 
 
 def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",

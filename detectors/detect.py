@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from benchmark import data, distributed
+from benchmark.config import check_seeds
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.files import load_checkpoint, write_csv
@@ -82,7 +83,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if match_statistics not in MATCH_CHOICES:
         raise DeepbenchError(f"--match-statistics must be one of {', '.join(MATCH_CHOICES)}, got {match_statistics!r}")
     _check_flags(checkpoint, resume, force)
-    learning_curve = check_fractions(learning_curve, "--learning-curve")
+    seeds, learning_curve = check_seeds(seeds, "--seeds"), check_fractions(learning_curve, "--learning-curve")
     torch_device = resolve_device(device)
     loaded = None if checkpoint is None else Detector.load(checkpoint, torch_device)
     if loaded is not None and config is not None and config.seed != loaded.config.seed:
@@ -94,7 +95,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     reals = run.data_config(data_root, download)  # by default, the reals the generators were trained on
     if config.flip is None:  # recorded resolved, so a run says whether it flipped
         config = replace(config, flip=data.flip_invariant(reals.dataset))
-    trainings = [config] if not seeds else [replace(config, training_seed=seed) for seed in dict.fromkeys(seeds)]
+    trainings = [config] if not seeds else [replace(config, training_seed=seed) for seed in seeds]
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes; run deepbench generate --out {run.root} first")

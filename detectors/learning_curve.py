@@ -30,7 +30,7 @@ def parse_fractions(text: str | None, option: str) -> tuple[float, ...]:
     if not text:
         return ()
     try:
-        fractions = tuple(sorted(float(part) for part in text.split(",")))
+        fractions = tuple(float(part) for part in text.split(","))
     except ValueError:
         raise DeepbenchError(f"{option} takes shares of the training fakes separated by commas (e.g. "
                              f"0.125,0.25,0.5), got {text!r}") from None
@@ -39,11 +39,11 @@ def parse_fractions(text: str | None, option: str) -> tuple[float, ...]:
 
 def check_fractions(fractions, option: str) -> tuple[float, ...]:
     """Sorted shares, each strictly between 0 and 1 (the whole set is the detector itself), or a one-line error."""
-    fractions = tuple(sorted(float(f) for f in fractions))
-    if not all(0 < f < 1 for f in fractions) or len(set(fractions)) != len(fractions):
+    if not isinstance(fractions, list | tuple) or len(set(fractions)) != len(fractions) or not all(
+            isinstance(f, int | float) and 0 < f < 1 for f in fractions):
         raise DeepbenchError(f"{option} takes distinct shares between 0 and 1 (the whole training set is the "
-                             f"detector itself), got {list(fractions)}")
-    return fractions
+                             f"detector itself), got {fractions!r}")
+    return tuple(sorted(float(f) for f in fractions))
 
 
 def nested_subset(train: LabelledImages, fraction: float, seed: int) -> LabelledImages:

@@ -163,8 +163,11 @@ def over_seeds(frame: pd.DataFrame) -> pd.DataFrame:
     across seeds, :func:`detectors.metrics.seed_interval`, cut at 0 and 1) and ``training_ended`` "ceiling" when any
     seed stopped at its ceiling. Rows of a single seed keep their values, with ``seeds`` 1 and no seed interval."""
     keys = [key for key in SEED_GROUP if key in frame]
+    groups = frame.groupby(keys, sort=False, dropna=False)
+    if groups.ngroups == len(frame):  # one seed everywhere (every committed result so far): nothing to average
+        return frame.assign(seeds=1, auc_seed_ci=None)
     rows = []
-    for _, group in frame.groupby(keys, sort=False, dropna=False):
+    for _, group in groups:
         row = group.iloc[0].to_dict()
         for column in group.columns.difference(keys):
             values = group[column].tolist()
@@ -357,6 +360,11 @@ def convergence_warnings(results: dict) -> list[str]:
             f"its plateau; raise --epochs." for row in stopped.itertuples()]
 
 
+def detection_warnings(results: dict) -> list[str]:
+    """What a reader of the detection tables must know first: detectors short of their plateau, then shortcuts."""
+    return convergence_warnings(results) + shortcut_warnings(results)
+
+
 def shortcut_warnings(results: dict) -> list[str]:
     """A sentence for each evaluation set where a trivial baseline comes within ``SHORTCUT_MARGIN`` AUC of the
     best learned detector trained on the same fakes: there, the detectors may have learned that statistic."""
@@ -497,8 +505,7 @@ def markdown_tables(results: dict) -> str:
     tables = [f"**{caption}**:\n\n{_markdown(table)}\n" for caption, table in readable_tables(results)]
     notes = [f"{metrics['generator']}: {metrics['domain_missing']}" for metrics in results["generators"]
              if metrics.get("domain_missing")]  # a dash in a table says nothing of why
-    warnings = convergence_warnings(results) + shortcut_warnings(results)
-    return "\n".join(tables + [f"> {line}\n" for line in warnings + notes])
+    return "\n".join(tables + [f"> {line}\n" for line in detection_warnings(results) + notes])
 
 
 def describe(results: dict) -> str:

@@ -34,8 +34,8 @@ from reports.presentation.leaderboard import (
     HUMAN_CAPTION,
     RESULTS_KIND,
     collect,
-    convergence_warnings,
     describe,
+    detection_warnings,
     detector_table,
     generator_table,
     learned,
@@ -43,7 +43,6 @@ from reports.presentation.leaderboard import (
     quality_detectability_table,
     readable_tables,
     robustness_table,
-    shortcut_warnings,
 )
 from reports.presentation.plots import (
     save_auc_heatmap,
@@ -194,8 +193,7 @@ def sections(run: RunDir, results: dict, figures: dict[str, Path]) -> list[Secti
     losses = Section("Training", figures=[(f"{name}: training curves", run.generator(name) / "losses.png")
                                           for name in generators
                                           if (run.generator(name) / "losses.png").is_file()])  # imported: none
-    detection = Section("Detection", text=convergence_warnings(results) + shortcut_warnings(results),
-                        tables=tables[1:])
+    detection = Section("Detection", text=detection_warnings(results), tables=tables[1:])
     detection.figures += [(f"{key.removeprefix('matched:')}: fakes as written (top) and after statistics matching "
                            f"(bottom), the matched protocol's images", path)
                           for key, path in figures.items() if key.startswith("matched:")]
