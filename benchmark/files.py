@@ -14,6 +14,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -110,10 +111,26 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(data: Any, **options) -> str:
+    """JSON that strict parsers accept: a non-finite float (an error ratio over a zero error, say) becomes null,
+    where ``json.dumps`` would write ``Infinity`` or ``NaN``, which are not JSON."""
+    return json.dumps(_finite(data), allow_nan=False, default=str, **options)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def write_json(path: str | os.PathLike, data: dict[str, Any], kind: str) -> Path:
     """Atomically write ``data`` as JSON with ``schema`` set to this kind's current schema."""
     document = {"schema": schema_name(kind), **data}
-    return write_text(path, json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+    return write_text(path, json_text(document, indent=2) + "\n")
 
 
 def read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A family's default recipe is chosen by measured quality at the time it is given.
 trains with ``deepbench generate --max-minutes BUDGET`` (CPU minutes, so a busy machine buys the same
 computation as an idle one) from seed 0 (``--seed``), samples 1,000 fakes from the checkpoint the validation score keeps
 (``best.pt``), and ``deepbench report`` measures Inception FID, KID and precision/recall against 1,000 real
-training images. Two candidates run at a time, one torch thread each.
+training images of the tuning slice (``reports.metrics.real_slices``), which neither checkpoint selection nor
+reports see. Two candidates run at a time, one torch thread each.
 
 - ``quick``: DCGAN on the embedded digits; the budget is the CPU time that recipe A (the quick suite's before
   this comparison: 7 epochs at batch 64) took at 1 thread. The suite now trains F.
@@ -150,8 +151,10 @@ def resample(sweep: Sweep, name: str, steps: int, out: Path, data_root: list[str
 
 
 def score(folder: Path, data_root: list[str], log: Path) -> None:
-    """Inception FID, KID and precision/recall of ``folder/run``'s fakes into ``folder/results.json``."""
-    deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--export",
+    """Inception FID, KID and precision/recall of ``folder/run``'s fakes into ``folder/results.json``, against the
+    tuning slice of the reals, which reports never compare with."""
+    deepbench("report", "--run", str(folder / "run"), *data_root, "--num-samples", str(SAMPLES), "--reals-slice",
+              "tuning", "--export",
               str(folder / "results.json"), log=log)
 
 

@@ -256,7 +256,7 @@ def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
         write_evaluation(files, detector.name, generator, rows, {
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), "training_seed": detector.config.weights_seed,
-            "training": detector.training, **points, **context})
+            "training": detector.training, "validation_auc": detector.validation_auc, **points, **context})
     return DetectResult(detector.name, generator, files, rows)
 
 

@@ -175,6 +175,7 @@ class Detector:
         self.calibration = (1.0, 0.0)  # Platt slope and intercept of the logit; fit sets them
         self.history = pd.DataFrame()
         self.training = {}  # how fit ended: "converged" or "ceiling", after how many epochs and steps
+        self.validation_auc = None  # fit sets it, on the validation split at the kept epoch
 
     def _check(self, images: torch.Tensor) -> None:
         expected = (self.channels, self.image_size, self.image_size)
@@ -237,8 +238,10 @@ class Detector:
         torch.optim.swa_utils.update_bn(batches, self.network, self.device)
 
     def calibrate(self, val_images: torch.Tensor, val_labels: torch.Tensor) -> None:
-        """The threshold at the validation split's equal-error point, and Platt scaling of the logit on it."""
+        """The threshold at the validation split's equal-error point, Platt scaling of the logit on it, and the
+        validation AUC, which is what may choose between detectors (never the held-out figures)."""
         logits, labels = self.decision_function(val_images), val_labels.numpy()
+        self.validation_auc = float(roc_auc_score(labels, logits))
         self.threshold = float(threshold_at_eer(labels, logits))
         platt = LogisticRegression().fit(logits[:, None], labels)
         self.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
@@ -290,7 +293,8 @@ class Detector:
                                       "channels": self.channels, "image_size": self.image_size,
                                       "config": asdict(self.config), "threshold": self.threshold,
                                       "calibration": list(self.calibration), "network": self.network.state_dict(),
-                                      "history": self.history.to_dict("list"), "training": self.training})
+                                      "history": self.history.to_dict("list"), "training": self.training,
+                                      "validation_auc": self.validation_auc})
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> Detector:
@@ -310,6 +314,7 @@ class Detector:
         detector.calibration = tuple(state["calibration"])
         detector.history = pd.DataFrame(state["history"])
         detector.training = state["training"]
+        detector.validation_auc = state.get("validation_auc")  # absent from checkpoints saved before it was kept
         return detector
 
 

@@ -23,6 +23,7 @@ from detectors.sets import (
     LabelledImages,
     fake_split,
     fake_split_indices,
+    folder_halves,
     held_out_digest,
     held_out_set,
     training_sets,
@@ -65,7 +66,7 @@ def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path
     the reals' JPEG settings whatever else was done to them. A generator's match is fitted on its training
     fakes alone: fitted on all of them, the matched held-out fakes would deviate from the reals' histogram
     opposite to the training fakes, and a baseline would score them inverted. An extra folder, never trained
-    on, is fitted on its own fakes.
+    on, is fitted on one half of its fakes and evaluated on the other (:func:`detectors.sets.folder_halves`).
     """
     protocols = ("matched", "raw") if match_statistics == "auto" else ("raw",)
     fakes = {protocol: {} for protocol in protocols}
@@ -84,11 +85,12 @@ def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path
     for name, folder in eval_fakes.items():
         dataset = data.load(f"folder:{folder}", "train", channels=shape["channels"], image_size=shape["image_size"])
         images, _ = dataset.tensors()
+        fitted, evaluated = folder_halves(len(images), seed)
         jpeg = settings if settings is not None and real_jpeg_settings(dataset) is None else None
-        extra[name] = {"raw": match_format(images, jpeg)}
+        extra[name] = {"raw": match_format(images[evaluated], jpeg)}
         if match_statistics == "auto":
-            match = fit_statistics_match(images, real_train)
-            extra[name]["matched"] = match_format(match(images), jpeg)
+            match = fit_statistics_match(images[fitted], real_train)
+            extra[name]["matched"] = match_format(match(images[evaluated]), jpeg)
             matches[name] = match.record()
         resized[f"eval_fakes:{name}"] = f"resized to {shape['image_size']} by {RESIZE_METHOD}"
     eval_sets = {protocol: {g: held_out_set(real_test, fake_split(f, "test", seed), seed) for g, f in

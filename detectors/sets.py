@@ -45,6 +45,14 @@ def fake_split(fakes: torch.Tensor, split: str, seed: int = 0) -> torch.Tensor:
     return fakes[fake_split_indices(len(fakes), split, seed)]
 
 
+def folder_halves(count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fitted, evaluated): a seeded half of an extra folder's fakes that statistics matching is fitted on, and
+    the other half, on which detectors are evaluated under every protocol; a match is never judged on the images
+    it was fitted on, as for a run's own generators."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed + 4))
+    return order[:count // 2], order[count // 2:]
+
+
 def held_out_real_indices(real_count: int, count: int, seed: int = 0) -> torch.Tensor:
     """Which held-out reals pair with ``count`` fakes (the same reals for every fake set of equal size)."""
     return torch.randperm(real_count, generator=torch.Generator().manual_seed(seed + 2))[:min(real_count, count)]

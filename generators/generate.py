@@ -24,7 +24,7 @@ from generators.sample import load_generator, sample_fakes
 from generators.train import Scorer, TrainConfig, refuse_to_overwrite, train
 
 log = logging.getLogger(__name__)
-ScorerFactory = Callable[[ImageDataset, int], Scorer | None]
+ScorerFactory = Callable[[ImageDataset], Scorer | None]
 DATA_KEYS = ("dataset", "fingerprint", "channels", "image_size")  # what makes two runs' fakes comparable
 
 
@@ -73,7 +73,7 @@ def generate(dataset: str = data.DEFAULT_DATASET, generators: tuple[str, ...] = 
         results.append(_sample(run, loaded, count, train_config.seed, train_set.classes, None, None, progress))
     else:
         # every rank builds the scorer (its classifier cache is shared through a barrier); rank 0 alone scores
-        scorer = scorer_factory(train_set, train_config.seed) if scorer_factory else None
+        scorer = scorer_factory(train_set) if scorer_factory else None
         scorer = scorer if distributed.is_main() else None
         images, labels = train_set.tensors()
         for name in generators:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ from benchmark import config
 from benchmark.commands.common import data_options, json_option, run_dir_option, seed_and_device
 from benchmark.commands.detect import baselines_option, format_match_option, match_statistics_option
 from benchmark.evaluate import evaluate as evaluate_folders
+from benchmark.files import json_text
 from benchmark.options import click_options, take
 from detectors.baselines import BASELINES
 from detectors.detector import DetectorConfig
@@ -57,7 +57,7 @@ def evaluate(reals, fakes, run_dir, detectors, with_detectors, baselines, format
                               int(channels) if channels else None, image_size, force, device, data_root, download,
                               format_match=format_match, match_statistics=match_statistics)
     if as_json:
-        click.echo(json.dumps({**result.results, "report": str(result.index)}, default=str))
+        click.echo(json_text({**result.results, "report": str(result.index)}))
         return
     click.echo(markdown_tables(result.results))
     click.echo(f"report: {result.index}")

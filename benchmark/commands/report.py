@@ -8,13 +8,13 @@ report page, the detectors or the generators.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import click
 
 from benchmark.commands.common import data_options, json_option, run_dir_option, seed_and_device
 from benchmark.errors import DeepbenchError
+from benchmark.files import json_text
 from benchmark.options import click_options, take
 from reports.metrics.generator_metrics import FEW_SAMPLES, MetricOptions
 
@@ -90,13 +90,13 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_jso
 
         metrics = fid_between_folders(*fid_between, max_real=metric_options.num_samples, device=device, seed=seed,
                                       download=download)
-        click.echo(json.dumps(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
+        click.echo(json_text(metrics) if as_json else "\n".join(fid_between_lines(metrics)))
     elif gam:
         from reports.metrics.gam import gam as adversarial_metric
         from reports.metrics.gam import gam_lines
 
         result = adversarial_metric(*gam, device=device, data_root=data_root, download=download, seed=seed)
-        click.echo(json.dumps(result) if as_json else "\n".join(gam_lines(result)))
+        click.echo(json_text(result) if as_json else "\n".join(gam_lines(result)))
     else:
         from benchmark.rundir import RunDir
         from reports.metrics.generator_metrics import recorded_options

@@ -34,12 +34,12 @@ from benchmark.files import building, load_checkpoint, save_checkpoint
 from benchmark.images import ImageDataset, as_size, to_unit_range
 from benchmark.runtime import cache_root, progress_bar, resolve_device
 from benchmark.sources import ASSETS
+from reports.metrics.real_slices import real_slice
 
 log = logging.getLogger(__name__)
 KIND = "domain-classifier"
 CACHE_VERSION = 1  # part of the cache key: bump it when the network or its training changes
 SHIPPED_PREFIX = "domain-"  # a shipped classifier's file in benchmark/assets: this, then its cache file's name
-SCORE_REALS = 1000  # the training reals a generator's quality score compares its fakes with
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default, lowered to the sample count when there are fewer
 
 
@@ -290,15 +290,16 @@ class DomainScorer:
         return kid(self.real_features, fake, self.subset_size, self.subsets, self.seed)[0]
 
 
-def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> DomainScorer | None:
-    """KID on a domain classifier's features against a seeded slice of the training reals: what picks ``best.pt``.
+def domain_quality_scorer(train_set: ImageDataset) -> DomainScorer | None:
+    """KID on a domain classifier's features against the selection slice of the training reals: what picks
+    ``best.pt``.
 
     The slice comes from the training split, never the test split: the report's domain scores judge the chosen
     checkpoint on the test split, and a checkpoint chosen on it would be judged on the data that chose it. The
     generator trains on these reals too; choosing by closeness to the training distribution is what FID-based
-    checkpoint selection does in the field, and the report's Inception metrics compare with the training split
-    by the same convention (at seed 0 with these same images). A data set with one class cannot train the domain
-    classifier; training then keeps ``last.pt`` only.
+    checkpoint selection does in the field. The report's Inception metrics compare with the training split by the
+    same convention, but with its report slice, disjoint from this one (``reports.metrics.real_slices``). A data
+    set with one class cannot train the domain classifier; training then keeps ``last.pt`` only.
 
     Under torchrun every rank calls this (the classifier's cache is shared through a collective); only rank 0
     scores.
@@ -308,5 +309,4 @@ def domain_quality_scorer(train_set: ImageDataset, seed: int = 0) -> DomainScore
         return None
     classifier = train_domain_classifier(train_set)
     reals, _ = train_set.tensors()
-    chosen = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:SCORE_REALS]
-    return DomainScorer(classifier, reals[chosen])
+    return DomainScorer(classifier, reals[real_slice(len(reals), "selection")])

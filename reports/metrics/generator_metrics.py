@@ -6,7 +6,9 @@ A file is reused when its key still matches: the fakes' manifest digest, the rea
 the metric options. So a second report computes nothing, and new fakes or other options recompute.
 
 The Inception reference is a seeded random subset of the real **training** split (the convention of FID on
-MNIST and CIFAR-10); the domain scores compare with the **test** split, which the domain classifier never saw.
+MNIST and CIFAR-10), taken from its report slice, which neither checkpoint selection nor recipe searches see
+(``reports.metrics.real_slices``); the domain scores compare with the **test** split, which the domain
+classifier never saw.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from benchmark.rundir import RunDir
 from reports.metrics.classifier_scores import DomainReference, domain_scores
 from reports.metrics.domain import train_domain_classifier
 from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics, inception_weights
+from reports.metrics.real_slices import real_slice
 
 log = logging.getLogger(__name__)
-METRICS_VERSION = 3  # part of each file's key: bump it when a metric's computation changes (3: FID subsets, FID-inf)
+METRICS_VERSION = 4  # part of each file's key: bump it when a metric's computation changes (4: disjoint reals)
 FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any count)
 
 
@@ -42,10 +45,14 @@ class MetricOptions:
     inception: bool = option(True, "Inception metrics (FID, KID, PR, IS); slow on a CPU (about 10 images/s). "
                                    "Domain scores are always computed.")
     seed: int = option(0, "Seed of the real and fake subsets the metrics use.")
+    reals_slice: str = option("report", "The slice of the training reals Inception metrics compare with: report, "
+                                        "which nothing selects on; tuning, kept for recipe searches.")
 
     def __post_init__(self):
         if self.num_samples < 10:
             raise DeepbenchError(f"--num-samples must be at least 10, got {self.num_samples}")
+        if self.reals_slice not in ("report", "tuning"):
+            raise DeepbenchError(f"--reals-slice must be report or tuning, got {self.reals_slice!r}")
 
 
 class RealReference:
@@ -137,12 +144,12 @@ def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOpt
     except DeepbenchError as error:
         return {"fid": None, "inception_missing": str(error)}
     result = fidelity_metrics(reals.train, fakes, max_real=options.num_samples, extractor=extractor,
-                              progress=progress, seed=options.seed)
+                              real_pool=real_slice(len(reals.train), options.reals_slice), progress=progress,
+                              seed=options.seed)
     result["inception_missing"] = None
     if min(result["samples_real"], result["samples_fake"]) < FEW_SAMPLES:
         result["fid_note"] = (f"FID from {result['samples_fake']} fakes and {result['samples_real']} reals is biased "
-                              f"upward against the usual {FEW_SAMPLES}; compare only at equal counts (KID is unbiased; "
-                              f"fid_infinity extrapolates FID to infinitely many samples)")
+                              f"upward against the usual {FEW_SAMPLES}; compare only at equal counts (KID is unbiased)")
     return result
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,8 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import read_json, write_text
 from benchmark.rundir import RunDir
 from detectors.learning_curve import PLATEAU_GAIN, last_doubling_gain
-from detectors.metrics import seed_interval
+from detectors.metrics import BOOTSTRAP, seed_interval
+from reports.metrics.fidelity import FEATURE_DIMENSIONS, FID_INFINITY_SPAN
 from reports.quiz.answers import human_rows, read_answers
 
 RESULTS_KIND = "results"
@@ -31,8 +33,8 @@ GAM_COLUMNS = ("A", "B", "seed", "r_test", "r_samples", "winner")
 GENERATOR_COLUMNS = {  # raw key -> (Markdown heading, format); CSV keeps the raw keys and values
     "generator": ("generator", "s"), "kid_mean": ("KID x10³", ".2f"), "fid": ("FID", ".2f"), "fid_n": ("FID n", "s"),
     "fid_infinity": ("FID∞", ".2f"), "fid_subsets_shown": ("FID subsets", "s"),
-    "precision": ("precision", ".3f"), "recall": ("recall", ".3f"), "density": ("density", ".3f"),
-    "coverage": ("coverage", ".3f"), "inception_score_mean": ("IS", ".2f"), "domain_fid": ("domain FID", ".2f"),
+    "precision_shown": ("precision", "s"), "recall_shown": ("recall", "s"), "density_shown": ("density", "s"),
+    "coverage_shown": ("coverage", "s"), "inception_score_mean": ("IS", ".2f"), "domain_fid": ("domain FID", ".2f"),
     "domain_kid_mean": ("domain KID", ".2f"), "domain_is_mean": ("domain IS", ".2f"), "gan_train": ("GAN-train", ".3f"),
     "gan_test": ("GAN-test", ".3f"), "train_minutes": ("train min", ".1f"),
 }
@@ -51,12 +53,15 @@ WITH_STD = {"kid_mean": "kid_std", "inception_score_mean": "inception_score_std"
 SCALED = {"kid_mean": 1000, "domain_kid_mean": 1000}  # KID reads as x 10^3, as papers print it
 DETECTION_CAPTION = ("Detection, {protocol} protocol (clean held-out images; scores are logits; accuracy at the "
                      "threshold chosen on validation data, acc@0.5 at calibrated P(fake) = 0.5; 95% intervals from "
-                     "200 stratified bootstrap resamples of the test images, so they leave out training's own "
-                     "variation; with several training seeds, figures are means over the seeds and AUC over seeds "
-                     "gives the 95% t-interval across them, the interval that says whether two rows differ; ECE "
-                     "over 15 bins; training: robust = random blur and JPEG augmentation; converged: training "
-                     "stopped when validation loss stopped improving, ceiling: at its most epochs while still "
-                     "improving; baseline:* rows are logistic regressions on trivial statistics)")
+                     f"{BOOTSTRAP} stratified bootstrap resamples of the test images, so they leave out training's "
+                     "own variation, their bounds rounded outward to the decimals that many resamples fix (two "
+                     "where the interval is wide); with several training seeds, figures are means over the "
+                     "seeds and AUC over seeds gives the 95% t-interval across them, the interval that says whether "
+                     "two rows differ; ECE over 15 bins; an AUC is labelled inverted when its whole interval lies "
+                     "below 0.5, chance when the interval holds 0.5; training: robust = random blur and JPEG "
+                     "augmentation; converged: training stopped when validation loss stopped improving, ceiling: at "
+                     "its most epochs while still improving; baseline:* rows are logistic regressions on trivial "
+                     "statistics)")
 PROTOCOL_CAPTION = ("Protocols (clean AUC on the fakes as written, raw, and after statistics matching gave them the "
                     "real training images' pixel-value histogram (exact histogram specification), matched; "
                     "the other tables lead with matched; networks trained on fakes half of which were matched, "
@@ -130,18 +135,32 @@ def generator_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+KNN_METRICS = ("precision", "recall", "density", "coverage")
+
+
 def _fid_readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """The generator table with FID's sample counts ("reals/fakes") and its subset range ("mean [lo, hi] @n")
-    as strings: a FID means nothing without the counts it was computed at. None (a dash) where missing, also
-    for results older than these fields."""
+    """The generator table with FID's sample counts ("reals/fakes"), its subset range ("mean [lo, hi] @n") and
+    the k-NN metrics with their intervals as strings: a FID means nothing without the counts it was computed
+    at. None (a dash) where missing, also for results older than these fields."""
     rows = frame.to_dict("records")
     counts = [None if _missing(row.get("fid")) or _missing(row.get("samples_real")) or _missing(row.get("samples_fake"))
               else f"{int(row['samples_real'])}/{int(row['samples_fake'])}" for row in rows]
     subsets = [None if _missing(row.get("fid_subset_mean")) or not row.get("fid_subset_interval") else
                "{:.2f} [{:.2f}, {:.2f}] @{}".format(row["fid_subset_mean"], *row["fid_subset_interval"],
                                                    int(row["fid_subset_size"])) for row in rows]
-    infinity = frame["fid_infinity"] if "fid_infinity" in frame else [None] * len(frame)
-    return frame.assign(fid_n=counts, fid_infinity=infinity, fid_subsets_shown=subsets)
+    infinity = [row.get("fid_infinity") if _extrapolation_holds(row) else None for row in rows]
+    knn = {f"{name}_shown": [_with_interval(row.get(name), row.get(f"{name}_ci")) for row in rows]
+           for name in KNN_METRICS}
+    return frame.assign(fid_n=counts, fid_infinity=infinity, fid_subsets_shown=subsets, **knn)
+
+
+def _extrapolation_holds(row: dict) -> bool:
+    """Whether a record's FID-infinity was fitted where FID falls as 1/n: every point at or above the features'
+    dimension. Results written before that rule may hold a fit from fewer samples; it is not shown."""
+    points = row.get("fid_infinity_points")
+    if _missing(row.get("fid_infinity")) or not isinstance(points, list) or not points:
+        return False
+    return min(points[0]) >= FEATURE_DIMENSIONS
 
 
 def detections(results: dict) -> pd.DataFrame:
@@ -230,7 +249,7 @@ def robustness_table(results: dict) -> pd.DataFrame:
 
 def _auc_cells(frame: pd.DataFrame) -> list[str]:
     """Each row's AUC as people read it, with its interval where the row has one."""
-    return [_with_interval(v, ci, text=auc_text(v)) for v, ci in zip(
+    return [_with_bootstrap(v, ci, text=auc_text(v, ci)) for v, ci in zip(
         frame["auc"], frame["auc_ci"] if "auc_ci" in frame else [None] * len(frame), strict=True)]
 
 
@@ -386,17 +405,47 @@ def shortcut_warnings(results: dict) -> list[str]:
     return warnings
 
 
-def auc_text(value) -> str:
-    """An AUC for people: below 0.5 the detector ranks fakes as more real than reals, which is no chance level."""
-    return "—" if _missing(value) else f"{value:.3f}" + (" (inverted)" if value < 0.5 else "")
-
-
-def _with_interval(value, interval, spec: str = ".3f", text=None) -> str:
+def auc_text(value, interval=None) -> str:
+    """An AUC for people, labelled by its interval: "inverted" when the whole interval lies below 0.5 (the detector
+    ranks fakes as more real than reals), "chance" when it holds 0.5. Without an interval there is no label: a
+    point below 0.5 may be chance."""
     if _missing(value):
         return "—"
-    shown = text if text is not None else format(value, spec)
+    if not isinstance(interval, list | tuple) or len(interval) != 2 or any(_missing(bound) for bound in interval):
+        return f"{value:.3f}"
+    label = " (inverted)" if interval[1] < 0.5 else " (chance)" if interval[0] <= 0.5 <= interval[1] else ""
+    return f"{value:.3f}{label}"
+
+
+def bound_decimals(interval, resamples: int = BOOTSTRAP, level: float = 0.95, most: int = 3) -> int:
+    """How many decimals a percentile-bootstrap bound holds: its Monte-Carlo standard error with ``resamples``
+    resamples, sqrt(q (1 - q) / B) / f(x_q) for the tail q, with f the normal density the interval implies, must
+    stay below half the last digit. So a narrow interval keeps three decimals, and a wide one, whose bounds move
+    in the third decimal with the resampling seed, prints two."""
+    normal, tail = NormalDist(), (1 - level) / 2
+    z = normal.inv_cdf(1 - tail)
+    sigma = (interval[1] - interval[0]) / (2 * z)
+    error = sigma * math.sqrt(tail * (1 - tail) / resamples) / normal.pdf(z)
+    return next((decimals for decimals in range(most, 0, -1) if error < 0.5 * 10 ** -decimals), 1)
+
+
+def _with_bootstrap(value, interval, text=None) -> str:
+    """A detection figure with its bootstrap interval, the bounds to the decimals they hold (:func:`bound_decimals`)
+    and rounded outward, so that the interval shown holds the one computed."""
+    if _missing(value) or not isinstance(interval, list):
+        return _with_interval(value, None, text=text)
+    decimals = bound_decimals(interval)
+    scale = 10 ** decimals
+    low, high = math.floor(interval[0] * scale + 1e-9) / scale, math.ceil(interval[1] * scale - 1e-9) / scale
+    return _with_interval(value, [low, high], text=text, bound_spec=f".{decimals}f")
+
+
+def _with_interval(value, interval, spec: str = ".3f", text=None, bound_spec: str | None = None) -> str:
+    if _missing(value):
+        return "—"
+    shown, bound_spec = text if text is not None else format(value, spec), bound_spec or spec
     return shown if interval is None or not isinstance(interval, list) else \
-        f"{shown} [{interval[0]:{spec}}, {interval[1]:{spec}}]"
+        f"{shown} [{interval[0]:{bound_spec}}, {interval[1]:{bound_spec}}]"
 
 
 def _detection_readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -405,15 +454,16 @@ def _detection_readable(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[name] if name in frame else [None] * len(frame)
     seeds = [1 if _missing(n) else int(n) for n in column("seeds")]
     over_seeds = {"auc_seeds_shown": [  # a column only where some row has several seeds
-        _with_interval(v, ci, text=auc_text(v)) + f" (n={n})" if n > 1 else "—"
+        _with_interval(v, ci, text=auc_text(v, ci)) + f" (n={n})" if n > 1 else "—"
         for v, ci, n in zip(frame["auc"], column("auc_seed_ci"), seeds, strict=True)]} if max(seeds) > 1 else {}
     ended = column("training_ended")
     converged = {"converged": [ENDED_SHOWN.get(e, "—") for e in ended]} if any(e in ENDED_SHOWN for e in ended) else {}
     return frame.assign(
         **over_seeds, **converged,
         auc_shown=_auc_cells(frame),
-        accuracy_shown=[_with_interval(v, ci) for v, ci in zip(frame["accuracy"], column("accuracy_ci"), strict=True)],
-        tpr_shown=[_with_interval(v, ci) for v, ci in zip(column("tpr_at_fpr_0.01"), column("tpr_at_fpr_0.01_ci"),
+        accuracy_shown=[_with_bootstrap(v, ci) for v, ci in zip(frame["accuracy"], column("accuracy_ci"),
+                                                                strict=True)],
+        tpr_shown=[_with_bootstrap(v, ci) for v, ci in zip(column("tpr_at_fpr_0.01"), column("tpr_at_fpr_0.01_ci"),
                                                           strict=True)])
 
 
@@ -467,8 +517,11 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
     if not generators.empty:
         tables.append(("Sample quality (KID x 10³, unbiased at any count; FID is biased upward, the more the fewer "
                        "samples, so it compares only at equal FID n, reals/fakes; FID∞: extrapolated to infinitely "
-                       "many samples; FID subsets: mean [min, max] of FIDs of disjoint subsets of n reals and n fakes, "
-                       "so FIDs at n; IS needs torch-fidelity's own Inception weights)",
+                       f"many samples from fits at no fewer samples than Inception's {FEATURE_DIMENSIONS} "
+                       f"dimensions, so a dash below {FID_INFINITY_SPAN * FEATURE_DIMENSIONS} per set; "
+                       "FID subsets: mean [min, max] of FIDs of disjoint subsets of n reals and n fakes, "
+                       "so FIDs at n; precision, recall, density and coverage with 95% bootstrap intervals over the "
+                       "samples judged, the k-NN balls held fixed; IS needs torch-fidelity's own Inception weights)",
                        _formatted(_fid_readable(generators), GENERATOR_COLUMNS)))
     detections = detector_table(results)
     if not detections.empty:
@@ -492,8 +545,9 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
         robustness = robustness_table(results)
         if not robustness.empty:  # empty when the detectors were trained on another run's generators
             tables.append((f"Robustness, {detections['protocol'].iloc[0]} protocol (AUC on the training generator's "
-                           "held-out fakes, per perturbation; inverted: below 0.5, fakes scored as more real than "
-                           "reals)", robustness.map(auc_text).reset_index().rename(columns={"trained": "detector"})))
+                           "held-out fakes, per perturbation; below 0.5, fakes scored as more real than reals, "
+                           "which the detection table's interval tells from chance)",
+                           robustness.map(auc_text).reset_index().rename(columns={"trained": "detector"})))
     humans = human_table(results)
     if not humans.empty:
         tables.append((HUMAN_CAPTION, humans))

@@ -5,8 +5,9 @@ and only the server knows which image, source and truth it stands for. The page,
 reply before the last answer hold nothing but tokens and round numbers; no answer gets feedback either, so a
 person cannot learn a generator's tell while being measured.
 
-After the last round the session's score compares the person with the run's best detector (the highest mean
-clean AUC over the run's generators in its ``eval.json``) on the very same images, at its own threshold.
+After the last round the session's score compares the person with the run's best detector on the very same
+images, at its own threshold. The best is the one with the highest AUC on its validation split: the held-out
+images are what the person and the detector are scored on, so they must not also choose the detector.
 """
 
 from __future__ import annotations
@@ -54,15 +55,16 @@ class Session:
 
 
 def best_detector(run: RunDir, generators: list[str]) -> tuple[str, Path] | None:
-    """(name, checkpoint) of the trained detector with the highest mean clean AUC on the run's generators."""
+    """(name, checkpoint) of the trained detector, trained on one of ``generators``, with the highest validation
+    AUC; None when none recorded one (detectors trained before it was recorded)."""
     best, best_auc = None, -math.inf
     for files in run.detectors():
         if not files.checkpoint.is_file():
             continue
-        rows = [row["auc"] for row in read_json(files.evaluation, "eval")["results"]
-                if row["perturbation"] == "none" and row["eval_set"] in generators and row["auc"] is not None]
-        if rows and sum(rows) / len(rows) > best_auc:
-            best, best_auc = (files.name, files.checkpoint), sum(rows) / len(rows)
+        record = read_json(files.evaluation, "eval")
+        auc = record.get("validation_auc")
+        if auc is not None and record.get("train_generator") in generators and auc > best_auc:
+            best, best_auc = (files.name, files.checkpoint), auc
     return best
 
 

@@ -4,6 +4,7 @@ import errno
 import json
 import os
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -45,6 +46,29 @@ def test_full_disk_is_a_clear_error_and_destroys_nothing(tmp_path, monkeypatch):
     with pytest.raises(DeepbenchError, match=r"disk full while writing .*losses.csv \(No space left on device\); free"):
         files.write_text(target, "new\n")
     assert target.read_text() == "old\n" and len(list(tmp_path.iterdir())) == 1
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def strict(text: str):
+    """json.loads that refuses the non-JSON constants Infinity, -Infinity and NaN, as strict parsers do."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_is_strict_json_with_non_finite_numbers_as_null(tmp_path):
+    path = files.write_json(tmp_path / "gam.json", {"r_test": float("inf"), "rows": [float("nan"), 1.5]}, "eval")
+    assert strict(path.read_text())["r_test"] is None and strict(path.read_text())["rows"] == [None, 1.5]
+    assert strict(files.json_text({"ratio": (float("-inf"),)})) == {"ratio": [None]}
+
+
+def test_every_committed_json_parses_strictly():
+    committed = [path for folder in ("benchmark", "tests", "docs") for path in (REPOSITORY / folder).rglob("*.json")]
+    assert len(committed) > 10
+    for path in committed:
+        strict(path.read_text())  # raises, naming the constant, on Infinity or NaN
 
 
 def test_json_carries_and_checks_its_schema(tmp_path):

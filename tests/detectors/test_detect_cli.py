@@ -49,6 +49,9 @@ def test_detect_builds_the_cross_generator_matrix(mnist_run, tmp_path):
         assert cells == {(s, p) for s in ("dcgan", "capsgan", "other") for p in ("none", "jpeg75")}
         row = evaluation["results"][0]
         assert row["n_real"] == row["n_fake"] == 20  # the held-out 20% of 100 fakes, with as many held-out reals
+        other = [r for r in evaluation["results"] if r["eval_set"] == "other"]
+        assert {r["n_fake"] for r in other} == {15}  # the folder's half that its statistics match was not fitted on
+        assert evaluation["statistics_match"]["other"]["fitted_on"]["fake_pixels"] == 15 * 28 * 28
         assert {"accuracy", "accuracy_at_0.5", "balanced_accuracy", "auc", "average_precision", "eer"} <= set(row)
         assert evaluation["format_match"]["applied"] is False and "resized" in evaluation["format_match"][
             "eval_fakes:other"]

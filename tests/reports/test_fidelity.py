@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+from torch_fidelity.metric_prc import prc_features_to_metric
 
 from benchmark.errors import DeepbenchError
 from benchmark.runtime import cache_root
@@ -27,15 +28,18 @@ from reports.metrics.fidelity import (
     InceptionExtractor,
     InceptionFeatures,
     convert_wheel_weights,
-    density_coverage,
     disjoint_subsets,
     fid_between,
+    fid_infinity,
+    fid_infinity_missing,
     fid_infinity_sizes,
     fid_of,
     fid_subset_plan,
     inception_metrics,
     inception_weights,
+    knn_terms,
     load_folder,
+    mean_intervals,
 )
 from reports.metrics.onnx_runtime import onnxruntime_available, separable_resize
 from reports.presentation.leaderboard import readable_tables
@@ -223,7 +227,7 @@ def test_fid_infinity_removes_most_of_the_small_sample_bias(seed):
     real, fake = shifted_pair(2000, 64, seed)
     result = inception_metrics(real, fake, seed=seed, **CHEAP)
     points, fids = result["fid_infinity_points"], result["fid_infinity_fids"]
-    assert points == [list(pair) for pair in fid_infinity_sizes(2000, 2000)] and len(points) == 8
+    assert points == [list(pair) for pair in fid_infinity_sizes(2000, 2000, 64)] and len(points) == 8
     assert points[0] == [400, 400] and points[-1] == [2000, 2000] and fids[-1] == result["fid"]
     assert all(a > b for a, b in zip(fids, fids[1:], strict=False))  # FID falls as the samples grow
     truth = 1.0
@@ -232,11 +236,41 @@ def test_fid_infinity_removes_most_of_the_small_sample_bias(seed):
     assert result["fid"] - result["fid_infinity"] > 0.5  # FID at N is biased upward: it exceeds FID-infinity
 
 
-def test_fid_infinity_needs_50_samples_per_set():
-    assert fid_infinity_sizes(49, 1000) == [] and len(fid_infinity_sizes(50, 50)) == 8
-    assert fid_infinity_sizes(100, 300)[0] == (20, 60)  # both sets shrink by the same share
+def test_fid_infinity_needs_twice_the_feature_dimension_per_set():
+    assert fid_infinity_sizes(49, 1000, 8) == [] and len(fid_infinity_sizes(50, 50, 8)) == 8
+    assert fid_infinity_sizes(100, 300, 8)[0] == (20, 60)  # both sets shrink by the same share
+    assert fid_infinity_sizes(1000, 1000, 2048) == [] and fid_infinity_sizes(4095, 10_000, 2048) == []
+    assert fid_infinity_sizes(5000, 10_000, 2048)[0] == (2048, 4096)  # no point below the dimension
     result = inception_metrics(gaussian(40), gaussian(40, seed=1), **CHEAP)
     assert result["fid_infinity"] is None and result["fid_infinity_points"] == result["fid_infinity_fids"] == []
+    assert "needs at least 50 samples of each set, got 40 reals and 40 fakes" in result["fid_infinity_missing"]
+
+
+def spectral_pair(count, dims=2048, seed=0):
+    """Inception-sized features with a 1/k spectrum: reals N(0, diag(s / k)), fakes N(m, diag(1.3 s / k)) with
+    every mean 0.05 sqrt(s). The true FD is known in closed form, since both covariances are diagonal."""
+    rng = np.random.default_rng(seed)
+    scale = 900.0
+    spectrum = scale / np.arange(1, dims + 1)
+    real = rng.standard_normal((count, dims)) * np.sqrt(spectrum)
+    fake = rng.standard_normal((count, dims)) * np.sqrt(1.3 * spectrum) + 0.05 * np.sqrt(scale)
+    truth = dims * 0.05 ** 2 * scale + float((spectrum * (1 + 1.3 - 2 * np.sqrt(1.3))).sum())
+    return torch.as_tensor(real), torch.as_tensor(fake), truth
+
+
+def test_fid_infinity_at_inceptions_dimension_lands_near_the_true_fd_or_is_withheld():
+    """The regime of real reports: D = 2048. At 1,000 samples per set FID is far above the truth and no
+    extrapolation is offered; at 4,096, the fewest that allow it, FID-infinity lies within 2% of the truth
+    while FID itself is more than 10% above it."""
+    real, fake, truth = spectral_pair(1000)
+    assert fid_of(real, fake) > 1.3 * truth and fid_infinity(real, fake, np.random.default_rng(0))[0] is None
+    assert "below the feature dimension (2048)" in fid_infinity_missing(1000, 1000, 2048)
+    real, fake, truth = spectral_pair(4096)
+    full = fid_of(real, fake)
+    intercept, sizes, fids = fid_infinity(real, fake, np.random.default_rng(0), full=full)
+    assert sizes[0] == (2048, 2048) and fids[-1] == full and fid_infinity_missing(4096, 4096, 2048) is None
+    assert full > 1.1 * truth
+    assert abs(intercept - truth) < 0.02 * truth
 
 
 def test_fid_subset_rule():
@@ -291,11 +325,14 @@ def test_the_sample_quality_table_leads_with_kid_and_shows_fids_counts():
     old = {"generator": "old", "samples_real": 1000, "samples_fake": 1000, "fid": 12.3456, "fid_std": 0.43,
            "fid_bootstrap": 5, "kid_mean": 0.0123, "kid_std": 0.0011}  # a result file from before FID subsets
     off = {"generator": "off", "fid": None, "inception_missing": "switched off (--no-inception)"}
-    table = sample_quality([new, old, off])
+    wide = {**new, "generator": "wide", "fid_infinity_points": [[2048, 2048], [4096, 4096]]}
+    narrow = {**new, "generator": "narrow", "fid_infinity_points": [[200, 200], [1000, 1000]]}  # an older fit
+    table = sample_quality([new, old, off, wide, narrow])
     assert list(table.columns[:6]) == ["generator", "KID x10³", "FID", "FID n", "FID∞", "FID subsets"]
     rows = table.set_index("generator")
     low, high = new["fid_subset_interval"]
-    assert rows.loc["new", "FID n"] == "200/200" and rows.loc["new", "FID∞"] == f"{new['fid_infinity']:.2f}"
+    assert rows.loc["new", "FID n"] == "200/200" and rows.loc["wide", "FID∞"] == f"{new['fid_infinity']:.2f}"
+    assert rows.loc["narrow", "FID∞"] == rows.loc["old", "FID∞"] == "—"  # fitted below Inception's dimension
     assert rows.loc["new", "FID subsets"] == f"{new['fid_subset_mean']:.2f} [{low:.2f}, {high:.2f}] @100"
     assert rows.loc["old", "FID"] == "12.35" and rows.loc["old", "FID n"] == "1000/1000"  # no bootstrap "±"
     assert rows.loc["old", "FID∞"] == rows.loc["old", "FID subsets"] == "—"
@@ -319,8 +356,37 @@ def test_knn_metrics_and_kid_on_equal_similar_and_disjoint_sets():
 def test_density_counts_real_balls_per_fake():
     real = torch.tensor([[0.0], [1.0], [2.0], [10.0]])
     fake = torch.tensor([[1.5], [50.0]])  # k=1: radii 1, 1, 1, 8; 1.5 lies strictly inside the balls of 1 and 2
-    density, coverage = density_coverage(real, fake, k=1)
-    assert density == pytest.approx(2 / 2) and coverage == pytest.approx(2 / 4)
+    terms = knn_terms(real, fake, prc_k=1, dc_k=1)
+    assert terms["density"].tolist() == [2.0, 0.0] and terms["coverage"].tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert terms["precision"].tolist() == [1.0, 0.0]  # 1.5 is within (<=) the balls of 1 and 2; 50 in none
+    # fake radii (k=1 among 2 fakes): 48.5 each, so every real lies within the ball of 1.5 or of 50
+    assert terms["recall"].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 3.0])
+def test_knn_precision_and_recall_equal_torch_fidelitys(shift):
+    real, fake = gaussian(300, 16), gaussian(250, 16, seed=1, shift=shift)
+    terms = knn_terms(real, fake, prc_k=3)
+    reference = prc_features_to_metric(fake.float(), real.float(), prc_neighborhood=3, verbose=False)
+    assert terms["precision"].mean().item() == pytest.approx(reference["precision"], abs=1e-6)  # its mean is float32
+    assert terms["recall"].mean().item() == pytest.approx(reference["recall"], abs=1e-6)
+
+
+def test_knn_intervals_hold_their_figure_and_narrow_with_more_samples():
+    """Percentile bootstrap of each mean: it holds the mean, its width shrinks as 1 / sqrt(n) (4 times the
+    samples, about half the width), and at 2,000 resamples another seed moves a bound by less than 0.002."""
+    widths = {}
+    for count in (200, 800):
+        result = inception_metrics(gaussian(count, 16), gaussian(count, 16, seed=1, shift=0.3), **CHEAP)
+        for name in ("precision", "recall", "density", "coverage"):
+            low, high = result[f"{name}_ci"]
+            assert low <= result[name] <= high
+        widths[count] = result["coverage_ci"][1] - result["coverage_ci"][0]
+        assert result["knn_bootstrap"] == 2000
+    assert 0.35 < widths[800] / widths[200] < 0.7
+    terms = knn_terms(gaussian(800, 16), gaussian(800, 16, seed=1, shift=0.3))
+    bounds = np.array([mean_intervals(terms, seed=seed)["precision_ci"] for seed in range(5)])
+    assert np.ptp(bounds, axis=0).max() < 0.004
 
 
 def test_inception_score_is_missing_with_a_reason_without_logits(weights):

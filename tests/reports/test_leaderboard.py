@@ -4,8 +4,18 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from benchmark.files import write_json
-from reports.presentation.leaderboard import stage_seconds, transfer_matrices, transfer_summary
+from reports.presentation.leaderboard import (
+    _auc_cells,
+    auc_text,
+    bound_decimals,
+    stage_seconds,
+    transfer_matrices,
+    transfer_summary,
+)
 from tests.reports.rows import detection_row
 from tests.tiny_run import invoke
 
@@ -23,8 +33,8 @@ def test_detection_figures_carry_intervals_and_say_what_is_not_a_measurement(tmp
     """The golden file's detection rows as read by a person: intervals, an inverted AUC named as such, and the
     warning that a trivial baseline nearly matches the learned detector."""
     text = (DATA / "LEADERBOARD.golden.md").read_text()
-    assert "| 0.999 [0.998, 1.000] " in text and "| 0.988 [0.981, 0.993] " in text
-    assert "0.312 (inverted) [0.296, 0.329]" in text
+    assert "| 0.999 [0.998, 1.000] " in text and "| 0.988 [0.98, 1.00] " in text  # the wider, to two decimals
+    assert "0.312 (inverted) [0.29, 0.33]" in text
     assert "Shortcut warning: on dcgan fakes, baseline:histogram (trained on dcgan) reaches AUC 0.987" in text
     assert "baseline:histogram" not in text.split("**Robustness")[1].split("\n\n>")[0]  # networks only
     assert "Detection, matched protocol" in text  # the headline, with the raw protocol beside it:
@@ -56,7 +66,7 @@ def test_a_study_gets_its_section_and_the_check_sees_it_change(tmp_path):
     section = output.read_text().split("## capsules\n")[1]
     assert section.startswith("\nTwo discriminators, three seeds.\n\n**Test metrics over seeds**:")
     assert re.search(r"\| capsgan +\| 143 \[122, 164\] +\|", section)
-    assert re.search(r"\| capsgan +\| dcgan +\| 0 +\| inf +\| 1\.000 +\| none +\|", section)
+    assert re.search(r"\| capsgan +\| dcgan +\| 0 +\| — +\| 1\.000 +\| none +\|", section)  # inf is no JSON
     assert "error A on reals" not in section  # the verdict's columns only
     study["summary"][1]["fid"] = "150 [122, 164]"
     write_json(results / "capsules" / "summary.json", study, "study")
@@ -99,6 +109,30 @@ def test_stage_time_is_the_latest_finished_run_of_each_stage():
     assert stage_seconds(record) == {"generate": 600.0, "detect": 300.0, "report": 60.0}  # detect was redone
 
 
+@pytest.mark.parametrize(("auc", "interval", "shown"), [
+    (0.494, [0.455, 0.533], "0.494 (chance)"),  # below 0.5, but so is chance
+    (0.500, [0.500, 0.500], "0.500 (chance)"),
+    (0.480, [0.410, 0.499], "0.480 (inverted)"),  # the whole interval below 0.5
+    (0.530, [0.505, 0.560], "0.530"),
+    (0.420, None, "0.420"),  # no interval: no verdict
+    (None, [0.4, 0.6], "—"),
+])
+def test_an_auc_is_called_inverted_or_chance_only_by_its_interval(auc, interval, shown):
+    assert auc_text(auc, interval) == shown
+
+
+def test_bootstrap_bounds_keep_only_the_decimals_their_resampling_fixes():
+    """At 200 resamples a 95% percentile bound's Monte-Carlo error is about a fifth of the bootstrap's standard
+    deviation: a third decimal is kept for an interval 0.002 wide, not for one 0.03 wide, and a bound is rounded
+    outward."""
+    assert bound_decimals([0.998, 1.000]) == 3 and bound_decimals([0.296, 0.329]) == 2
+    assert bound_decimals([0.64, 0.78]) == 1 and bound_decimals([0.64, 0.78], resamples=100_000) == 3
+    rows = [detection_row("cnn", "dcgan", "dcgan", 0.312)]
+    rows[0]["auc_ci"] = [0.2961, 0.3289]
+    [shown] = _auc_cells(pd.DataFrame(rows))
+    assert shown == "0.312 (inverted) [0.29, 0.33]"
+
+
 def test_the_cross_generator_matrix_puts_each_auc_in_its_row_and_column_and_the_summary_averages_by_family():
     """Rows: the generator the detector was trained on; columns: the fakes it was evaluated on. The family
     summary leaves the diagonal out and averages pairs of different generators by hand-checked figures; fakes
@@ -113,16 +147,16 @@ def test_the_cross_generator_matrix_puts_each_auc_in_its_row_and_column_and_the_
     [(name, matrix)] = transfer_matrices(results)
     assert name == "cnn (standard training)"
     assert list(matrix.columns) == ["trained on \\ evaluated on", "dcgan", "sngan", "vae", "ddpm", "photos"]
-    assert matrix.iloc[0].tolist() == ["dcgan", "0.990 [0.980, 1.000]", "0.900 [0.890, 0.910]",
-                                       "0.700 [0.690, 0.710]", "0.400 (inverted) [0.390, 0.410]", "—"]
-    assert matrix.iloc[2].tolist()[:2] == ["vae", "0.550 [0.540, 0.560]"]
+    assert matrix.iloc[0].tolist() == ["dcgan", "0.990 [0.98, 1.00]", "0.900 [0.89, 0.91]",
+                                       "0.700 [0.69, 0.71]", "0.400 (inverted) [0.39, 0.41]", "—"]
+    assert matrix.iloc[2].tolist()[:2] == ["vae", "0.550 [0.54, 0.56]"]
     summary = transfer_summary(results)
     assert set(summary["detector"]) == {name}  # the summary names a detector as its matrix does
     summary = summary.set_index(["trained on (family)", "evaluated on (family)"])
     assert summary.loc[("GAN", "GAN"), "generator pairs"] == "2"  # dcgan->sngan and sngan->dcgan
     assert summary.loc[("GAN", "GAN"), "mean AUC"] == "0.850"
     assert summary.loc[("GAN", "VAE"), "mean AUC"] == "0.650" and summary.loc[("GAN", "VAE"), "range"] == "0.600–0.700"
-    assert summary.loc[("GAN", "diffusion"), "mean AUC"] == "0.450 (inverted)"
+    assert summary.loc[("GAN", "diffusion"), "mean AUC"] == "0.450"  # no interval, so no label
     assert summary.loc[("VAE", "GAN"), "mean AUC"] == "0.550" and summary.loc[("VAE", "other"), "mean AUC"] == "0.650"
     assert ("VAE", "VAE") not in summary.index
     in_distribution_only = {"generators": [], "detectors": [detection_row("cnn", "dcgan", "dcgan", 0.9)]}

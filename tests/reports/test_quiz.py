@@ -16,6 +16,7 @@ from PIL import Image
 
 from benchmark.errors import DeepbenchError
 from benchmark.fakes import read_manifest
+from benchmark.files import write_json
 from benchmark.rundir import RunDir
 from detectors.detector import Detector
 from detectors.sets import fake_split
@@ -235,3 +236,18 @@ def test_the_report_shows_the_answers_as_a_human_evaluation_table(run, client, m
     assert "| dcgan fakes" in table.read_text()
     csv = pd.read_csv(run / "report" / "leaderboard.csv")
     assert sorted(csv[csv["kind"] == "human"]["source"]) == sorted([*GENERATORS, "real"])
+
+
+def test_the_best_detector_is_chosen_on_validation_never_on_the_held_out_images(tmp_path):
+    """The person and the detector are scored on held-out images, so the held-out AUC must not pick the detector:
+    here the held-out favourite is the validation loser."""
+    run = RunDir(tmp_path)
+    for name, validation, held_out in [("cnn", 0.90, 1.00), ("capsule", 0.95, 0.60), ("resnet", None, 1.00)]:
+        files = run.detector(name, "dcgan")
+        files.folder.mkdir(parents=True)
+        files.checkpoint.write_bytes(b"")
+        write_json(files.evaluation, {"detector": name, "train_generator": "dcgan", "validation_auc": validation,
+                                      "results": [{"eval_set": "dcgan", "perturbation": "none", "auc": held_out}]},
+                   "eval")
+    assert best_detector(run, ["dcgan"]) == ("capsule@dcgan", run.detector("capsule", "dcgan").checkpoint)
+    assert best_detector(run, ["sngan"]) is None  # none trained on this run's generators
