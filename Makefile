@@ -19,11 +19,11 @@ run: install
 	$(BIN)/deepbench run
 
 leaderboard: install
-	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md
+	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --findings docs/findings
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --check
+	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --findings docs/findings --check
 	$(BIN)/python -m pytest -q -n auto --durations=15
 
 lint: install

@@ -1,7 +1,7 @@
 """Trivial-statistics "shortcut" detectors: what a benchmark must rule out before it trusts a learned detector.
 
 A network that separates reals from fakes may have learned something trivial: real MNIST digits have exactly
-zero backgrounds (82% of real pixels are 0, against 39% of a DCGAN's), GAN up-sampling leaves periodic
+zero backgrounds where a GAN's near-black spreads over small values, GAN up-sampling leaves periodic
 artefacts in the spectrum, and reals stored as JPEG differ from lossless fakes in their compression history.
 Each baseline here sees only one such low-level statistic of an image and is a scikit-learn logistic
 regression on it (standardised features, balanced classes), fitted in seconds. When a baseline nearly matches

@@ -2,9 +2,9 @@
 
 A detector should separate reals from fakes by what the generator did, not by a trivial difference between the
 two sets of files. Format matching (:mod:`detectors.formats`) removes one such difference (JPEG or not). The
-pixel-value histogram is another: real MNIST digits sit on exactly-zero backgrounds (81% of their pixels are 0,
-against 74% of a DCGAN's, whose near-black spreads over values 1 to 10) and reach their saturated values 250-254
-more often, so a logistic regression on each image's histogram alone separates them (held-out AUC 1.000).
+pixel-value histogram is another: real MNIST digits sit on exactly-zero backgrounds where a DCGAN's near-black
+spreads over small values, and reach their saturated values more often, so a logistic regression on each image's
+histogram alone separates them.
 
 The transform is exact histogram specification (Coltuc, Bolon and Chassery 2006, "Exact histogram
 specification", IEEE TIP 15(5)), per channel: the fakes' pixels, ordered by value and, among equal values, by
@@ -15,22 +15,21 @@ background) are split at random. Fitted once on the
 training fakes, the transform is a function of one image alone: each value's neighbourhood means are placed
 within quantiles stored from the fitting fakes, so a fake is matched the same way in any batch and any folder.
 
-Chosen by measurement (held-out AUC of the histogram / spectrum / compression baselines;
-``benchmarks/statistics_matching.py`` prints them for a run, benchmarks/README.md has the seeds runs'):
+Chosen by measurement: ``benchmarks/statistics_matching.py`` prints the held-out AUC of the histogram,
+spectrum and compression baselines on a run's fakes, raw and matched, and on a control of reals against a
+second sample of reals; ``benchmark/results/matching-control`` holds that control for a learned network too,
+and the committed results hold every run's baselines under both protocols.
 
-- MNIST DCGAN fakes: raw 1.000 / 0.649 / 0.959, matched 0.495 / 0.625 / 0.687; a control of reals against a
-  second sample of reals stays at 0.49-0.51 under both. CIFAR-10 CapsGAN: raw 0.711 / 0.975 / 0.784, matched
-  0.603 / 0.974 / 0.797.
 - The former background-only transform (near-black set to zero) and a deterministic quantile lookup (every
-  value to one reals' value) both left MNIST's histogram baseline at 1.000: with one output per input value,
-  the map skips reals' values where the fakes are denser, and those empty bins give the fakes away. Splitting
-  each value's pixels at random instead of by neighbourhood reached 0.51 but added pixel noise the compression
-  baseline found on the control (0.58 against 0.53), and ranking ties without splitting them emptied the values
-  next to MNIST's zeros (control 0.83).
+  value to one reals' value) both left MNIST's histogram baseline separating perfectly: with one output per
+  input value, the map skips reals' values where the fakes are denser, and those empty bins give the fakes
+  away. Splitting each value's pixels at random instead of by neighbourhood removed the histogram's tell but
+  added pixel noise the compression baseline found on the control, and ranking ties without splitting them
+  emptied the values next to MNIST's zeros.
 - The spectrum and compression baselines measure frequency content and texture, the up-sampling artefacts
   Durall et al. 2020 found in GAN images: what a detector should find. Equalising the fakes' mean spectrum
-  with a radial filter took CIFAR-10 CapsGAN's spectrum baseline from 0.975 to 0.748 only, at a gain of e^-2.6
-  on the finest ring, a change to the content; it is left out, and those baselines stay reference detectors.
+  with a radial filter removed little of what the spectrum baseline finds and changed the content; it is left
+  out, and those baselines stay reference detectors.
 
 The reals are never changed; fitted on the reals themselves, the transform is the identity.
 """

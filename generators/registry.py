@@ -143,9 +143,8 @@ def capsgan_paper(channels: int, image_size: int, num_classes: int, config: GANC
 SNGAN_GRAY_DEFAULTS = {**GAN_DEFAULTS, "ngf": 8, "ndf": 16}
 SNGAN_TRAINING = {"batch_size": 32, "beta1": 0.0, "beta2": 0.9, "ema_decay": 0.999}
 """Miyato et al.'s Adam betas (0, 0.9); ours, batch 32 (their 64 buys half the steps in a time budget) and an EMA of
-G: at equal CPU time on full MNIST, SNGAN so trained reached FID 24.9 and 27.1 on two seeds where DCGAN at its
-defaults reached 38.8 and 46.2, and SNGAN at DCGAN's Adam trailed DCGAN (benchmarks/recipes.py sngan;
-benchmarks/README.md, "SNGAN's recipe")."""
+G: chosen by a recipe search at equal CPU time on full MNIST, where SNGAN at DCGAN's Adam trailed DCGAN
+(benchmarks/recipes.py sngan; benchmarks/README.md, "SNGAN's recipe", has the figures)."""
 
 
 def sngan_defaults(channels: int) -> dict:
@@ -200,12 +199,12 @@ DDPM_GRAY_TRAINING = {**DDPM_TRAINING, "lr_g": 1e-3}
 
 def ddpm_defaults(channels: int) -> tuple[dict, dict]:
     """The architecture and training defaults: for colour images width 32 at Ho et al.'s rate, 50 DDIM steps; for
-    one channel (digits) width 16 at 1e-3, which reached FID 50.6 where the colour defaults reached 87.5 in 30
-    CPU-minutes on full MNIST (a narrower U-Net takes 2.7 times the steps), sampled in 100 DDIM steps, which
-    took the same weights and noise from FID 45.2 at 50 steps to 41.0 (200 steps: 39.7, at twice the time;
-    benchmarks/recipes.py ddpm, benchmarks/README.md "DDPM's recipe"). Trained with ``--precision bf16`` (not a
-    default: it is slow on CPUs without bfloat16 instructions) the gray defaults reached 31.2 against 38.3 in fp32.
-    Not measured on colour images on a CPU, where 32 px RGB trains at GPU budgets."""
+    one channel (digits) width 16 at 1e-3, which beat the colour defaults in 30 CPU-minutes on full MNIST (a
+    narrower U-Net takes more steps in the same time), sampled in 100 DDIM steps, which beat 50 steps on the same
+    weights and noise where 200 took twice the time for little more (benchmarks/recipes.py ddpm;
+    benchmarks/README.md, "DDPM's recipe", has the figures). ``--precision bf16`` is not a default: it is slow on
+    CPUs without bfloat16 instructions. Not measured on colour images on a CPU, where 32 px RGB trains at GPU
+    budgets."""
     return (DDPM_DEFAULTS, DDPM_TRAINING) if channels > 1 else (DDPM_GRAY_DEFAULTS, DDPM_GRAY_TRAINING)
 
 

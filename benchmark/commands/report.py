@@ -60,12 +60,15 @@ def describe_options(options) -> str:
 @click.option("--leaderboard", type=click.Path(path_type=Path), metavar="DIR",
               help="Render the leaderboard from the result JSONs in DIR (into -o).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file of --leaderboard.")
-@click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file is stale instead of writing.")
+@click.option("--findings", type=click.Path(path_type=Path), metavar="DIR",
+              help="With --leaderboard: also render the findings pages DIR/*.md from their templates DIR/*.md.j2.")
+@click.option("--check", is_flag=True, help="With --leaderboard: fail when the -o file (or a findings page) is stale "
+                                            "instead of writing.")
 @json_option
 @seed_and_device
 @data_options
-def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_json, seed, device, data_root, download,
-           **options):
+def report(run_dir, export, fid_between, gam, leaderboard, output, findings, check, as_json, seed, device, data_root,
+           download, **options):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
     metric_options = take(MetricOptions, options, seed=seed)
     modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between), ("--gam", gam),
@@ -73,8 +76,8 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_jso
     if len(modes) != 1:
         raise DeepbenchError(f"pass exactly one of --run, --fid-between, --gam and --leaderboard (got "
                              f"{', '.join(modes) or 'none'})")
-    if check and not leaderboard or leaderboard and output is None:
-        raise DeepbenchError("--check goes with --leaderboard, and --leaderboard needs -o FILE")
+    if (check or findings) and not leaderboard or leaderboard and output is None:
+        raise DeepbenchError("--check and --findings go with --leaderboard, and --leaderboard needs -o FILE")
     if export and not run_dir:
         raise DeepbenchError("--export needs --run: it writes that run's results")
     if as_json and not (fid_between or gam):
@@ -85,6 +88,11 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, check, as_jso
 
         update_leaderboard(leaderboard, output, check)
         click.echo(f"{output} is up to date" if check else f"wrote {output}")
+        if findings:
+            from reports.presentation.findings import update_findings
+
+            pages = update_findings(findings, leaderboard, check)
+            click.echo(f"{len(pages)} findings pages in {findings} " + ("are up to date" if check else "written"))
     elif fid_between:
         from reports.metrics.fidelity import fid_between as fid_between_folders
 
