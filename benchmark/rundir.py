@@ -29,6 +29,7 @@ from benchmark import DISTRIBUTION
 from benchmark.data import DataConfig
 from benchmark.errors import DeepbenchError
 from benchmark.files import path_component, read_json, write_json
+from benchmark.versions import code_commit, stage_protocols
 
 RECORDED_PACKAGES = ("torch", "torchvision", "timm", "torch-fidelity", "numpy", "scikit-learn")
 
@@ -194,8 +195,8 @@ class RunDir:
         record = self.read_record() if self.run_json.exists() else {"stages": []}
         record.pop("schema", None)
         record["stages"].append({"command": command, "config": config, "seed": seed,
-                                 "versions": package_versions(), "machine": machine(), "started": now(),
-                                 "finished": None})
+                                 "versions": package_versions(), "protocols": stage_protocols(command),
+                                 "commit": code_commit(), "machine": machine(), "started": now(), "finished": None})
         write_json(self.run_json, record, "run")
         return record
 

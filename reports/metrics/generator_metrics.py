@@ -26,13 +26,14 @@ from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.options import option
 from benchmark.rundir import RunDir
+from benchmark.versions import PROTOCOLS
 from reports.metrics.classifier_scores import DomainReference, domain_scores
 from reports.metrics.domain import train_domain_classifier
 from reports.metrics.fidelity import InceptionExtractor, fidelity_metrics, inception_weights
 from reports.metrics.real_slices import real_slice
 
 log = logging.getLogger(__name__)
-METRICS_VERSION = 4  # part of each file's key: bump it when a metric's computation changes (4: disjoint reals)
+METRICS_VERSION = PROTOCOLS["metrics"]  # part of each file's key: a metric computed otherwise is computed again
 FEW_SAMPLES = 10_000  # below this, FID is biased upward (KID is unbiased at any count)
 
 
