@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run leaderboard test lint clean
+.PHONY: install run results reproduce leaderboard test lint clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,16 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 run: install
 	$(BIN)/deepbench run
+
+# Every committed result a CPU can make, from benchmark/results/manifest.toml (ONLY=quick for one); hours.
+results: install
+	$(BIN)/python benchmarks/regenerate.py $(if $(ONLY),--only $(ONLY))
+
+# The quick suite run afresh and compared with the committed benchmark/results/quick.json; fails, naming the
+# figures, when one moved beyond its tolerance (reports/presentation/reproduction.py). CI runs it.
+reproduce: install
+	$(BIN)/deepbench run --out runs/reproduce --force
+	$(BIN)/deepbench report --run runs/reproduce/mnist --compare benchmark/results/quick.json
 
 leaderboard: install
 	$(BIN)/deepbench report --leaderboard benchmark/results -o benchmark/LEADERBOARD.md --findings docs/findings

@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from benchmark import versions
 from benchmark.files import write_json
 from benchmark.rundir import RunDir
 from detectors.detect import detect
@@ -143,14 +144,14 @@ def main() -> None:
                f"(mean epochs: robust {epochs['robust']:.1f}, none {epochs['none']:.1f}; "
                f"{THREADS} torch threads)")
     if args.json:
-        write_json(args.json, {
+        write_json(args.json, {**versions.record(),
             "description": "Robust training (random blur scaled to the image and JPEG, `--augment robust`) against "
                            "none, at convergence, by `benchmarks/augment_question.py`: " + context + ".",
             "summary_caption": "AUC on the training generator's held-out fakes, matched protocol, mean [95% t-interval "
                                "over training seeds]; a verdict of better needs intervals that do not overlap",
             "summary": summary}, "study")
     if args.spread_json:
-        write_json(args.spread_json, {
+        write_json(args.spread_json, {**versions.record(),
             "description": "How far one detector's AUC moves when only the torch thread count changes (the same "
                            "data, seed and options), by `benchmarks/augment_question.py`: " + context + ".",
             "summary_caption": "Clean AUC on the training generator's held-out fakes, matched protocol, of one "

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 from seed_intervals import interval_text
 
+from benchmark import versions
 from benchmark.files import load_checkpoint, read_json, write_json
 from benchmark.rundir import RunDir
 from reports.metrics.gam import gam
@@ -137,7 +138,8 @@ def main() -> None:
     if args.json:
         caption = SUMMARY_CAPTION.format(fakes=table.samples_fake.iloc[0], reals=table.samples_real.iloc[0])
         description = recorded["description"] if recorded else describe(table)
-        write_json(args.json, {"description": description, "summary_caption": caption,
+        made = {key: recorded.get(key) for key in ("protocols", "commit")} if recorded else versions.record()
+        write_json(args.json, {**made, "description": description, "summary_caption": caption,
                                "runs": table.to_dict("records"), "chosen_lr": chosen.to_dict(), "summary": summary,
                                "gam": judged}, "study")
 

@@ -37,6 +37,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from seed_intervals import t_interval  # noqa: E402
 
+from benchmark import versions
 from benchmark.files import read_json, write_json  # noqa: E402
 from benchmark.rundir import RunDir  # noqa: E402
 from benchmark.runtime import set_threads  # noqa: E402
@@ -106,7 +107,7 @@ def plot(table: pd.DataFrame, budget: str, threads: int, path: Path) -> None:
 def save(path: Path, points: list[dict], unit: str, threads: int) -> None:
     """Every point so far, with what they measure, so that a second call computes only the missing ones."""
     paragraphs = __doc__.split("\n\n")[1:3] if unit == "epochs" else __doc__.split("\n\n")[1:2]
-    write_json(path, {"description": " ".join(paragraphs).replace("\n", " "), "threads": threads,
+    write_json(path, {**versions.record(), "description": " ".join(paragraphs).replace("\n", " "), "threads": threads,
                       "points": points}, POINTS_KIND)
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from seed_intervals import interval_text
 
+from benchmark import versions
 from benchmark.fakes import MANIFEST
 from benchmark.files import read_json, write_json
 from benchmark.rundir import RunDir
@@ -119,14 +120,17 @@ def main() -> None:
     if args.from_json:
         recorded = read_json(args.from_json, "study")
         runs, timings = pd.DataFrame(recorded["runs"]), recorded["seconds"]
+        made = {key: recorded.get(key) for key in ("protocols", "commit")}  # what made the runs, not this summary
     else:
         runs, timings = measure(args.out, args.seeds, args.fakes, args.data_root)
+        made = versions.record()
     summary = summarise(runs, timings)
     print(f"{SUMMARY_CAPTION}:\n")
     print(pd.DataFrame(summary).to_markdown(index=False))
     if args.json:
-        write_json(args.json, {"description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION, "summary": summary,
-                               "runs": runs.to_dict("records"), "seconds": timings, "threads": THREADS}, "study")
+        write_json(args.json, {**made, "description": DESCRIPTION, "summary_caption": SUMMARY_CAPTION,
+                               "summary": summary, "runs": runs.to_dict("records"), "seconds": timings,
+                               "threads": THREADS}, "study")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.0f} s")
     if args.json and summary:
-        write_json(args.json, {
+        write_json(args.json, {**versions.record(),
             "description": f"Does statistics matching add anything a network can learn? Reals against a second sample "
                            f"of reals, raw and statistics-matched as a generator's fakes are, by "
                            f"`benchmarks/statistics_matching.py` on {source.dataset} ({len(control_reals)} reals "

@@ -52,6 +52,9 @@ def describe_options(options) -> str:
 @run_dir_option("--run", "Run directory to report on.", required=False)
 @click_options(MetricOptions, exclude=("seed",))
 @click.option("--export", type=click.Path(path_type=Path), help="Also write the run's results to this JSON.")
+@click.option("--compare", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE",
+              help="Fail when the run's figures moved beyond their tolerance from those of a committed results "
+                   "FILE (e.g. benchmark/results/quick.json), listing them.")
 @click.option("--fid-between", nargs=2, type=click.Path(path_type=Path), metavar="DIR_A DIR_B",
               help="FID, KID and precision/recall of the images in DIR_B against those in DIR_A.")
 @click.option("--gam", nargs=2, type=click.Path(path_type=Path), metavar="GEN_A GEN_B",
@@ -67,8 +70,8 @@ def describe_options(options) -> str:
 @json_option
 @seed_and_device
 @data_options
-def report(run_dir, export, fid_between, gam, leaderboard, output, findings, check, as_json, seed, device, data_root,
-           download, **options):
+def report(run_dir, export, compare, fid_between, gam, leaderboard, output, findings, check, as_json, seed, device,
+           data_root, download, **options):
     """Compute sample-quality and detection metrics and render the leaderboard (CSV, Markdown, HTML)."""
     metric_options = take(MetricOptions, options, seed=seed)
     modes = [name for name, value in (("--run", run_dir), ("--fid-between", fid_between), ("--gam", gam),
@@ -78,8 +81,8 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, findings, che
                              f"{', '.join(modes) or 'none'})")
     if (check or findings) and not leaderboard or leaderboard and output is None:
         raise DeepbenchError("--check and --findings go with --leaderboard, and --leaderboard needs -o FILE")
-    if export and not run_dir:
-        raise DeepbenchError("--export needs --run: it writes that run's results")
+    if (export or compare) and not run_dir:
+        raise DeepbenchError("--export and --compare need --run: they write or check that run's results")
     if as_json and not (fid_between or gam):
         raise DeepbenchError("--json goes with --fid-between and --gam (and with deepbench evaluate); a run's "
                              "results are JSON already: --export FILE")
@@ -124,3 +127,8 @@ def report(run_dir, export, fid_between, gam, leaderboard, output, findings, che
             click.echo(f"results: {export_results(run_dir, export)}")
         click.echo(f"report: {result.index}")
         click.echo(result.times.line())
+        if compare:
+            from reports.presentation.reproduction import check_reproduction
+
+            check_reproduction(result.results, compare, run_dir)
+            click.echo(f"{run_dir} reproduces {compare} within its tolerances")

@@ -26,6 +26,8 @@ without ``.json``, for studies' other files) and the helpers:
   (:func:`detectors.metrics.seed_interval`);
 - ``plateau(curve)``: the last doubling's AUC gain of a learning curve (``result["learning_curves"]``) and
   whether it is within ``detectors.learning_curve.PLATEAU_GAIN``;
+- ``provenance_note(*files)``: for each named results file produced under an older protocol, the manifest's
+  reason and the command that makes it again, as a quote (empty when every file is current);
 - ``number(value, spec)``: a figure formatted, a dash when missing.
 """
 
@@ -48,6 +50,7 @@ from reports.presentation.leaderboard import (
     load_results,
     load_studies,
 )
+from reports.presentation.provenance import provenance
 
 TEMPLATE_SUFFIX = ".md.j2"
 GENERATED_NOTE = ("<!-- Rendered from {template} and benchmark/results by deepbench report --findings; edit the "
@@ -177,7 +180,9 @@ def render_findings(templates: str | Path, results: str | Path) -> dict[Path, st
                "studies": load_studies(results),
                "files": {path.relative_to(results).with_suffix("").as_posix(): json.loads(path.read_text())
                          for path in sorted(results.rglob("*.json"))}}
+    notes = provenance(results)
     env, pages = environment(templates), {}
+    env.globals["provenance_note"] = lambda *files: "\n".join(f"> {notes[file]}\n" for file in files if file in notes)
     for path in paths:
         try:
             body = env.get_template(path.name).render(**context)
