@@ -7,8 +7,8 @@ the metric options. So a second report computes nothing, and new fakes or other 
 
 The Inception reference is a seeded random subset of the real **training** split (the convention of FID on
 MNIST and CIFAR-10), taken from its report slice, which neither checkpoint selection nor recipe searches see
-(``reports.metrics.real_slices``); the domain scores compare with the **test** split, which the domain
-classifier never saw.
+(``reports.metrics.real_slices``), or from all of it when the fakes were imported and nothing chose on these
+reals; the domain scores compare with the **test** split, which the domain classifier never saw.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.options import option
-from benchmark.rundir import RunDir
+from benchmark.rundir import DATA_STAGES, RunDir
 from benchmark.versions import PROTOCOLS
 from reports.metrics.classifier_scores import DomainReference, domain_scores
 from reports.metrics.domain import train_domain_classifier
@@ -63,6 +63,9 @@ class RealReference:
         self.data, self.device = run.data_config(data_root, download), device
         self.spec = data.parse_spec(self.data.dataset)
         self.train, self.test = self.data.load("train"), self.data.load("test")
+        data_stages = [stage["command"] for stage in run.read_record()["stages"] if stage["command"] in DATA_STAGES]
+        self.selected_on = bool(data_stages) and data_stages[-1] == "generate"  # fakes imported: nothing chose on
+        # these reals, so the report may compare with all of them
 
     @cached_property
     def domain(self) -> DomainReference | None:
@@ -144,9 +147,10 @@ def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOpt
         extractor = reals.extractor
     except DeepbenchError as error:
         return {"fid": None, "inception_missing": str(error)}
+    pool = real_slice(len(reals.train), options.reals_slice) \
+        if reals.selected_on or options.reals_slice != "report" else None
     result = fidelity_metrics(reals.train, fakes, max_real=options.num_samples, extractor=extractor,
-                              real_pool=real_slice(len(reals.train), options.reals_slice), progress=progress,
-                              seed=options.seed)
+                              real_pool=pool, progress=progress, seed=options.seed)
     result["inception_missing"] = None
     if min(result["samples_real"], result["samples_fake"]) < FEW_SAMPLES:
         result["fid_note"] = (f"FID from {result['samples_fake']} fakes and {result['samples_real']} reals is biased "

@@ -56,11 +56,15 @@ def test_the_checkpoint_score_and_the_report_never_compare_with_the_same_reals(m
         pass
 
     reals = Reals()
-    reals.train, reals.extractor = train, object()
+    reals.train, reals.extractor, reals.selected_on = train, object(), True
     monkeypatch.setattr(generator_metrics, "fidelity_metrics", lambda real, fakes, **kwargs: reported.append(
         kwargs["real_pool"]) or {"samples_real": 0, "samples_fake": 0})
     inception_part(reals, torch.zeros(1), MetricOptions(), progress=False)
     inception_part(reals, torch.zeros(1), MetricOptions(reals_slice="tuning"), progress=False)
+
+    reals.selected_on = False  # imported fakes: nothing chose on these reals, so the report may use them all
+    inception_part(reals, torch.zeros(1), MetricOptions(), progress=False)
+    assert reported[2] is None
 
     as_rows = {bytes(image.numpy()) for image in scored[0]}
     report_rows = {bytes(image.numpy()) for image in train.images[reported[0]]}
