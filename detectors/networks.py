@@ -128,3 +128,6 @@ def create_network(name: str, channels: int, image_size: int, pretrained: bool =
     if pretrained:
         raise DeepbenchError(f"--pretrained applies to timm:<model> detectors only, not {name!r}")
     return NETWORKS.get(name)(channels, image_size, **({} if width is None else {"width": width}))
+
+
+from detectors import artefact_networks  # noqa: E402, F401  registers npr, lpd, srm and patch beside their code
