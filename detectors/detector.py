@@ -57,6 +57,7 @@ from benchmark.options import option
 from benchmark.runtime import progress_bar
 from detectors.metrics import calibrated, threshold_at_eer
 from detectors.networks import create_network, fake_logit
+from detectors.one_class import coding_loss
 from detectors.perturb import gaussian_blur, jpeg
 
 AUGMENT_CHOICES = ("robust", "none")
@@ -189,6 +190,8 @@ class Detector:
     def _loss(self, output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.network.loss == "margin":
             return margin_loss(output, labels.long())
+        if self.network.loss == "coding":
+            return coding_loss(output, labels)
         return F.binary_cross_entropy_with_logits(output, labels.float())
 
     def options(self) -> dict:

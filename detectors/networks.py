@@ -64,9 +64,12 @@ class CapsuleDetector(nn.Module):
 
 
 def fake_logit(loss: str, output: torch.Tensor) -> torch.Tensor:
-    """One score per image whose sigmoid is P(fake); for capsules, the fake capsule's lead over the real one."""
+    """One score per image, higher for more fake: the logit itself; for capsules, the fake capsule's lead over the
+    real one; for a coder of real images, how far the coding cost departs from its expectation, either way."""
     if loss == "bce":
         return output
+    if loss == "coding":
+        return (output[:, 0] - output[:, 1]).abs()
     return (output[:, 1] - output[:, 0]) * 10  # lengths lie in [0, 1): spread their difference over the sigmoid
 
 
@@ -130,4 +133,4 @@ def create_network(name: str, channels: int, image_size: int, pretrained: bool =
     return NETWORKS.get(name)(channels, image_size, **({} if width is None else {"width": width}))
 
 
-from detectors import artefact_networks  # noqa: E402, F401  registers npr, lpd, srm and patch beside their code
+from detectors import artefact_networks, one_class  # noqa: E402, F401  register npr, lpd, srm, patch and oneclass

@@ -8,7 +8,7 @@ from detectors.artefact_networks import local_pixel_dependency, neighbouring_pix
 from detectors.detector import Detector, DetectorConfig
 from detectors.evaluate import evaluate
 from detectors.networks import create_network
-from detectors.sets import LabelledImages
+from detectors.sets import LabelledImages, labelled
 
 SIZE = 16
 
@@ -68,3 +68,30 @@ def test_srm_filters_are_fixed_high_pass_filters():
     assert network.residual(flat)[..., 2:-2, 2:-2].abs().max() < 1e-6  # a constant has no residual
     assert not any("kernels" in name for name, _ in network.named_parameters())  # never trained
     assert network(torch.rand(2, 3, 16, 16)).shape == (2,)
+
+
+def smooth_reals(count: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.rand(count, 1, SIZE + 4, SIZE + 4, generator=generator)
+    return (F.avg_pool2d(noise, 5, stride=1) * 255).round().to(torch.uint8)
+
+
+def stripes(count: int, seed: int) -> torch.Tensor:
+    """A texture no real image has: alternating columns of random bright and dark values."""
+    generator = torch.Generator().manual_seed(seed)
+    levels = torch.rand(count, 1, 1, SIZE, generator=generator) * 255
+    levels[..., ::2] = 255 - levels[..., ::2]
+    return levels.expand(count, 1, SIZE, SIZE).round().to(torch.uint8)
+
+
+def test_oneclass_scores_an_unseen_texture_above_real_images_and_never_trains_on_fakes():
+    config = DetectorConfig(batch_size=32, lr=3e-3, augment="none", width=16, epochs=6, patience=3)
+    blank = torch.zeros(128, 1, SIZE, SIZE, dtype=torch.uint8)
+    train, other_train = labelled(smooth_reals(128, 0), blank), labelled(smooth_reals(128, 0), 255 - blank)
+    val = labelled(smooth_reals(32, 1), stripes(32, 1))
+    first, second = (Detector("oneclass", 1, SIZE, config).fit(t.images, t.labels, val.images, val.labels,
+                                                               progress=False) for t in (train, other_train))
+    for a, b in zip(first.network.state_dict().values(), second.network.state_dict().values(), strict=True):
+        assert torch.equal(a, b)  # the training fakes changed nothing: only the reals train the coder
+    test = labelled(smooth_reals(200, 2), stripes(200, 2))
+    assert evaluate(first, {"unseen": test}, ("none",), 0)[0]["auc"] > 0.9
