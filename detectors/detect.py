@@ -42,7 +42,7 @@ from detectors.learning_curve import check_fractions, learning_curve
 from detectors.matching import MATCH_CHOICES
 from detectors.perturb import PERTURBATIONS
 from detectors.protocols import DetectionSets, assemble_sets
-from detectors.sets import LabelledImages
+from detectors.sets import UNION, LabelledImages, union_members
 
 log = logging.getLogger(__name__)
 FORMAT_MATCH_CHOICES = ("auto", "off")
@@ -65,6 +65,10 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
            match_statistics: str = "auto", seeds: tuple[int, ...] = (),
            learning_curve: tuple[float, ...] = ()) -> list[DetectResult]:
     """Train (or, with ``checkpoint``, load) detectors and evaluate them; returns every evaluation's rows.
+
+    ``train_on`` names the training sets, each a generator or a union ``a+b+c`` of generators, whose detectors
+    train on every member's training fakes at once (as many of each) and are evaluated on every held-out set;
+    by default every generator alone.
 
     ``seeds`` trains each detector once per training seed (initial weights, batch order, augmentation) on the
     same split of the fakes, the split of ``config.seed``, so that the spread across them measures what
@@ -99,10 +103,10 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     generators = [g for g in run.generators() if (run.fakes(g) / MANIFEST).exists()]
     if not generators:
         raise DeepbenchError(f"{run.root} has no fakes; run deepbench generate --out {run.root} first")
-    unknown = sorted(set(train_on) - set(generators))
+    unknown = sorted({member for name in train_on for member in union_members(name)} - set(generators))
     if unknown:
         raise DeepbenchError(f"--train-on {', '.join(unknown)}: no such generator in {run.root}; "
-                             f"it has {', '.join(generators)}")
+                             f"it has {', '.join(generators)} (a union: {UNION.join(generators[:2])})")
     for name in baselines:
         BASELINES.get(name)  # an unknown name fails before anything is read
     label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
@@ -156,7 +160,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                     else:
                         detector = make()
                         _fit_into(files, detector, train_set, val_set, force)
-                    curve = None if index or not learning_curve else functools.partial(
+                    curve = None if index or not learning_curve or UNION in generator else functools.partial(
                         _curve, files, make, training_options(asdict(training), shape["channels"],
                                                               shape["image_size"][0]),
                         train_set, val_set, sets, generator, learning_curve, config.seed)

@@ -26,7 +26,8 @@ from detectors.sets import (
     folder_halves,
     held_out_digest,
     held_out_set,
-    training_sets,
+    union_members,
+    union_training_sets,
 )
 
 
@@ -51,10 +52,12 @@ class DetectionSets:
     seed: int
 
     def training(self, generator: str) -> tuple[LabelledImages, LabelledImages]:
-        return training_sets(self.real_train, self.mixed[generator], self.seed)
+        """The networks' (train, validation) sets of one generator, or of a union ``a+b+c``."""
+        return union_training_sets(self.real_train, [self.mixed[g] for g in union_members(generator)], self.seed)
 
     def baseline_training(self, protocol: str, generator: str) -> tuple[LabelledImages, LabelledImages]:
-        return training_sets(self.real_train, self.fakes[protocol][generator], self.seed)
+        return union_training_sets(self.real_train, [self.fakes[protocol][g] for g in union_members(generator)],
+                                   self.seed)
 
 
 def assemble_sets(run: RunDir, generators: list[str], eval_fakes: dict[str, Path], real_train: torch.Tensor,

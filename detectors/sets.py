@@ -66,13 +66,36 @@ def labelled(reals: torch.Tensor, fakes: torch.Tensor) -> LabelledImages:
 def training_sets(real_train: torch.Tensor, fakes: torch.Tensor,
                   seed: int = 0) -> tuple[LabelledImages, LabelledImages]:
     """Balanced (train, validation) sets: the fakes' train and val parts, each with as many distinct reals."""
-    fake_train, fake_val = fake_split(fakes, "train", seed), fake_split(fakes, "val", seed)
+    return union_training_sets(real_train, [fakes], seed)
+
+
+def union_training_sets(real_train: torch.Tensor, fakes: list[torch.Tensor],
+                        seed: int = 0) -> tuple[LabelledImages, LabelledImages]:
+    """Balanced (train, validation) sets of several generators' fakes at once: each generator's train and val
+    parts cut to the smallest generator's, so that each weighs the same, and as many distinct reals.
+
+    Each part comes from that generator's own split, so a union never trains on a fake that a single
+    generator's detector holds out, and every held-out set stays held out.
+    """
+    parts = [(fake_split(f, "train", seed), fake_split(f, "val", seed)) for f in fakes]
+    train_count, val_count = min(len(t) for t, _ in parts), min(len(v) for _, v in parts)
+    fake_train = torch.cat([t[:train_count] for t, _ in parts])
+    fake_val = torch.cat([v[:val_count] for _, v in parts])
     needed = len(fake_train) + len(fake_val)
     if len(fake_val) < 2 or len(real_train) < needed:
-        raise DeepbenchError(f"too few images to train a detector: {len(fakes)} fakes and {len(real_train)} reals; "
-                             f"generate at least 20 fakes (--num-samples) and no more fakes than real training images")
+        raise DeepbenchError(f"too few images to train a detector: {sum(len(f) for f in fakes)} fakes and "
+                             f"{len(real_train)} reals; generate at least 20 fakes (--num-samples) and no more fakes "
+                             f"than real training images")
     reals = real_train[torch.randperm(len(real_train), generator=torch.Generator().manual_seed(seed + 1))[:needed]]
     return labelled(reals[:len(fake_train)], fake_train), labelled(reals[len(fake_train):], fake_val)
+
+
+UNION = "+"  # dcgan+vae+ddpm: one detector trained on the union of these generators' fakes
+
+
+def union_members(name: str) -> list[str]:
+    """The generators a training set name stands for: itself, or the members of a union ``a+b+c``."""
+    return name.split(UNION)
 
 
 def held_out_set(real_test: torch.Tensor, fakes: torch.Tensor, seed: int = 0) -> LabelledImages:

@@ -41,7 +41,8 @@ def detector_help() -> str:
 @click.command()
 @run_dir_option("--run", "Run directory with fakes.")
 @click.option("--detector", "detectors", multiple=True, default=("cnn",), show_default=True, help=detector_help())
-@click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors [default: all].")
+@click.option("--train-on", multiple=True, help="Generators whose fakes train the detectors, each alone, or a union "
+                                                "dcgan+vae+ddpm trained on at once [default: every generator].")
 @click.option("--eval-fakes", multiple=True, metavar="NAME=PATH",
               help="Extra folder of fakes to evaluate on (any size: resized, bilinear antialiased).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Evaluate this detector without training.")

@@ -24,6 +24,7 @@ from benchmark.files import read_json, write_text
 from benchmark.rundir import RunDir
 from detectors.learning_curve import PLATEAU_GAIN, last_doubling_gain
 from detectors.metrics import BOOTSTRAP, seed_interval
+from detectors.sets import UNION
 from reports.metrics.fidelity import FEATURE_DIMENSIONS, FID_INFINITY_SPAN
 from reports.presentation.provenance import provenance
 from reports.quiz.answers import human_rows, read_answers
@@ -308,9 +309,11 @@ def transfer_summary(results: dict) -> pd.DataFrame:
     """What transfers between generator families: for each learned detector, family it was trained on and
     family it was evaluated on, the AUCs of every pair of different generators (the diagonal left out), as
     their count, mean and range. A mean over pairs, not a pooled AUC: each pair has its own interval in the
-    matrix. Empty without a cross-generator evaluation."""
+    matrix. Detectors trained on a union of generators have no one family, and are left out. Empty without a
+    cross-generator evaluation."""
     frame = learned(detector_table(results))
-    frame = frame[frame["train_generator"] != frame["eval_set"]] if not frame.empty else frame
+    frame = frame[(frame["train_generator"] != frame["eval_set"]) &
+                  ~frame["train_generator"].str.contains(UNION, regex=False)] if not frame.empty else frame
     if frame.empty:
         return pd.DataFrame()
     frame = frame.assign(trained=frame["train_generator"].map(generator_family),

@@ -10,7 +10,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import detectors.detector as detector_module
+from benchmark import data
 from benchmark.fakes import read_manifest
+from benchmark.rundir import RunDir
+from detectors.protocols import assemble_sets
 from detectors.sets import FAKE_SPLITS, fake_split, fake_split_indices, held_out_set, training_sets
 from tests.benchmark.fixtures import write_image, write_mnist
 from tests.tiny_run import TINY_GAN, invoke, make_tiny_run
@@ -248,3 +251,30 @@ def test_seeds_train_one_detector_each_on_one_split_and_the_curve_ends_at_the_fi
     assert "AUC over seeds [95% CI]" in page and "(n=2)" in page and "Learning curves" in page
     assert "Not converged: cnn trained on dcgan stopped at its ceiling of 1 epochs" in page
     assert (mnist_run / "report" / "figures" / "learning-curves.png").is_file()
+
+
+def detection_sets(run_dir):
+    """The sets deepbench detect builds for a run, at its defaults (split seed 0, statistics matching on)."""
+    run = RunDir(run_dir)
+    first = data.load(f"folder:{run.fakes(run.generators()[0])}", "train")
+    shape = {"channels": first.channels, "image_size": first.image_size}
+    reals = run.data_config().shaped(**shape)
+    train, test = (reals.load(split).tensors()[0] for split in ("train", "test"))
+    return assemble_sets(run, run.generators(), {}, train, test, shape, None, "auto", 0)
+
+
+def test_a_union_of_generators_trains_one_detector_on_all_their_fakes(mnist_run):
+    """dcgan+capsgan: one detector on both generators' training fakes, as many of each, evaluated on every
+    held-out set; a member that is not in the run is refused by name."""
+    refused = invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan+sngan", *QUICK)
+    assert refused.exit_code == 2 and "--train-on sngan: no such generator" in refused.output
+    result = invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan+capsgan", *QUICK)
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((mnist_run / "detectors" / "cnn@dcgan+capsgan" / "eval.json").read_text())
+    assert evaluation["train_generator"] == "dcgan+capsgan"
+    assert {row["eval_set"] for row in evaluation["results"]} == {"dcgan", "capsgan"}
+    sets = detection_sets(mnist_run)
+    union, alone = sets.training("dcgan+capsgan")[0], sets.training("dcgan")[0]
+    assert int(union.labels.sum()) == 2 * int(alone.labels.sum())  # as many fakes of each generator
+    held_out = {bytes(image.numpy()) for image in sets.eval_sets["matched"]["dcgan"].images}
+    assert not held_out & {bytes(image.numpy()) for image in union.images}  # nothing held out is trained on
