@@ -90,9 +90,12 @@ class StageConfigs:
     metrics: MetricOptions
     detector_seeds: tuple[int, ...] = ()  # the detector table's ``seeds``: one detector per training seed
     learning_curve: tuple[float, ...] = ()  # the detector table's ``learning_curve``: shares of the training set
+    leave_one_family_out: bool = False  # the detector table's: one detector per held-out generator family
+    generator_orders: int = 0  # the detector table's: orders of the more-generators curve
 
 
-DETECTOR_RUN_KEYS = ("seeds", "learning_curve")  # detector-table keys that ask detect for more detectors
+DETECTOR_RUN_KEYS = ("seeds", "learning_curve", "leave_one_family_out", "generator_orders")  # detector-table keys
+# that ask detect for more detectors rather than set a DetectorConfig field
 STAGE_CLASSES = {"train": TrainConfig, "gan": GANConfig, "detector": DetectorConfig, "metrics": MetricOptions}
 
 
@@ -103,6 +106,11 @@ def stage_configs(experiment: Experiment) -> StageConfigs:
     where = f"experiment {experiment.name!r}: detector"
     seeds = check_seeds(detector.pop("seeds", []), f"{where} seeds")
     fractions = check_fractions(detector.pop("learning_curve", []), f"{where} learning_curve")
+    leave_out, orders = detector.pop("leave_one_family_out", False), detector.pop("generator_orders", 0)
+    if not isinstance(leave_out, bool):
+        raise DeepbenchError(f"{where} leave_one_family_out takes true or false, got {leave_out!r}")
+    if not isinstance(orders, int) or isinstance(orders, bool) or orders < 0:
+        raise DeepbenchError(f"{where} generator_orders takes a non-negative integer, got {orders!r}")
     for table, config_class in STAGE_CLASSES.items():
         extra = set(DETECTOR_RUN_KEYS) if table == "detector" else set()
         known = {option.name for option in fields(config_class)} - {"seed"} | extra
@@ -113,7 +121,7 @@ def stage_configs(experiment: Experiment) -> StageConfigs:
     seed = {"seed": experiment.seed}
     return StageConfigs(TrainConfig(**{**experiment.train, **seed}), GANConfig(**experiment.gan),
                         DetectorConfig(**{**detector, **seed}),
-                        MetricOptions(**{**experiment.metrics, **seed}), seeds, fractions)
+                        MetricOptions(**{**experiment.metrics, **seed}), seeds, fractions, leave_out, orders)
 
 
 def run_suite(suite: Suite, out: str | os.PathLike, resume: bool = False, device: str = "auto",
@@ -161,7 +169,8 @@ def run_experiment(experiment: Experiment, config: StageConfigs, out: Path, devi
                                  data_root=root, download=download, resume=True,
                                  match_statistics=experiment.match_statistics, seeds=config.detector_seeds,
                                  learning_curve=config.learning_curve,
-                                 **perturbations),
+                                 leave_one_family_out=config.leave_one_family_out,
+                                 generator_orders=config.generator_orders, **perturbations),
         "report": lambda: report(run.root, config.metrics, device, root, download),
     }
     for stage in STAGES:

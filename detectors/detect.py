@@ -38,6 +38,7 @@ from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, augment, refuse_other_options, training_options
 from detectors.evaluate import evaluate, write_evaluation
 from detectors.formats import real_jpeg_settings
+from detectors.generalisation import protocol_training_sets
 from detectors.learning_curve import check_fractions, learning_curve
 from detectors.matching import MATCH_CHOICES
 from detectors.perturb import PERTURBATIONS
@@ -63,12 +64,14 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
            data_root: str | os.PathLike | None = None, download: bool = False, resume: bool = False,
            force: bool = False, baselines: tuple[str, ...] = tuple(BASELINES.names()),
            match_statistics: str = "auto", seeds: tuple[int, ...] = (),
-           learning_curve: tuple[float, ...] = ()) -> list[DetectResult]:
+           learning_curve: tuple[float, ...] = (), leave_one_family_out: bool = False,
+           generator_orders: int = 0) -> list[DetectResult]:
     """Train (or, with ``checkpoint``, load) detectors and evaluate them; returns every evaluation's rows.
 
     ``train_on`` names the training sets, each a generator or a union ``a+b+c`` of generators, whose detectors
     train on every member's training fakes at once (as many of each) and are evaluated on every held-out set;
-    by default every generator alone.
+    by default every generator alone. ``leave_one_family_out`` and ``generator_orders`` add the unions of the
+    field's generalisation protocols (:mod:`detectors.generalisation`).
 
     ``seeds`` trains each detector once per training seed (initial weights, batch order, augmentation) on the
     same split of the fakes, the split of ``config.seed``, so that the spread across them measures what
@@ -107,13 +110,15 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if unknown:
         raise DeepbenchError(f"--train-on {', '.join(unknown)}: no such generator in {run.root}; "
                              f"it has {', '.join(generators)} (a union: {UNION.join(generators[:2])})")
+    training_names = list(dict.fromkeys([*(train_on or generators), *protocol_training_sets(
+        generators, leave_one_family_out, generator_orders, config.seed)]))
     for name in baselines:
         BASELINES.get(name)  # an unknown name fails before anything is read
     label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
     if loaded is not None:
         _check_evaluation_target(run.detector(loaded.name.replace(":", "-"), label), force)
     folders = {} if checkpoint is not None else {  # the files of each detector to train, its name and options
-        detector_files(run, name, generator, training): (name, training) for generator in train_on or generators
+        detector_files(run, name, generator, training): (name, training) for generator in training_names
         for name in detectors for training in trainings}
     _check_existing(list(folders), resume, force)
     first = data.load(f"folder:{run.fakes(generators[0])}", "train")
@@ -124,7 +129,8 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
                              "eval_fakes": {k: str(v) for k, v in (eval_fakes or {}).items()},
                              "checkpoint": str(checkpoint or ""), "detector": asdict(config),
                              "seeds": [training.weights_seed for training in trainings],
-                             "learning_curve": list(learning_curve),
+                             "learning_curve": list(learning_curve), "leave_one_family_out": leave_one_family_out,
+                             "generator_orders": generator_orders,
                              "perturbations": list(perturbations), "baselines": list(baselines),
                              "match_statistics": match_statistics}, config.seed)
     reals = reals.shaped(**shape)
@@ -148,7 +154,7 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
         results.append(evaluation(loaded, label, run.detector(loaded.name.replace(":", "-"), label),
                                   perturbations=perturbations))
     else:
-        for generator in train_on or generators:
+        for generator in training_names:
             train_set, val_set = sets.training(generator)
             for name in detectors:
                 for index, training in enumerate(trainings):

@@ -65,11 +65,18 @@ def detector_help() -> str:
               default=None, metavar="F,F,...",
               help="Also train each detector (its first seed) on these nested shares of its training set (e.g. "
                    "0.125,0.25,0.5) and record its held-out AUC against the number of training fakes.")
+@click.option("--leave-one-family-out", is_flag=True,
+              help="Also train, for each generator family of the run, one detector on every other family's fakes "
+                   "(evaluated on the held-out family's, as on every set).")
+@click.option("--generator-orders", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also train on the first 1, 2, ... generators of this many seeded orders of the run's "
+                   "generators: held-out AUC against the number of training generators.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="auto uses CUDA when a GPU is present.")
 @data_options
 def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, format_match, match_statistics,
-           perturbations, baselines, seed, seeds, learning_curve, device, data_root, download, **options):
+           perturbations, baselines, seed, seeds, learning_curve, leave_one_family_out, generator_orders, device,
+           data_root, download, **options):
     """Train real-vs-fake detectors on a run's fakes and evaluate them across generators and perturbations."""
     if checkpoint is not None:
         detector_config = None if seed is None else DetectorConfig(seed=seed)
@@ -79,7 +86,8 @@ def detect(run_dir, detectors, train_on, eval_fakes, checkpoint, resume, force, 
     results = run_detectors(run_dir, detectors, train_on, extra, checkpoint, format_match, detector_config,
                             perturbations or PERTURBATIONS, device, data_root, download, resume=resume, force=force,
                             baselines=tuple(BASELINES.names()) if baselines else (), match_statistics=match_statistics,
-                            seeds=seeds, learning_curve=learning_curve)
+                            seeds=seeds, learning_curve=learning_curve, leave_one_family_out=leave_one_family_out,
+                            generator_orders=generator_orders)
     for result in results:
         clean = [row for row in result.rows if row["perturbation"] == "none"]
         scores = ", ".join(f"{row['eval_set']} AUC {row['auc']:.3f} acc {row['accuracy']:.3f}"

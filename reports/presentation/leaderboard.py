@@ -546,6 +546,11 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
                        _formatted(_fid_readable(generators), GENERATOR_COLUMNS)))
     detections = detector_table(results)
     if not detections.empty:
+        from reports.presentation import generalisation  # it builds on this module's tables
+
+        summary = generalisation.summary_table(results)
+        if not summary.empty:  # the first thing to read where detectors met generators they never saw
+            tables.append((generalisation.SUMMARY_CAPTION, summary))
         caption = DETECTION_CAPTION.format(protocol=detections["protocol"].iloc[0])
         tables.append((caption, _formatted(_detection_readable(detections), DETECTOR_COLUMNS)))
         protocols = protocol_table(results)
@@ -560,6 +565,10 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
         transfer = transfer_summary(results)
         if not transfer.empty:
             tables.append((TRANSFER_SUMMARY_CAPTION, transfer))
+        for caption, table in ((generalisation.LEAVE_OUT_CAPTION, generalisation.leave_out_table(results)),
+                               (generalisation.CURVE_CAPTION, generalisation.curve_table(results))):
+            if not table.empty:
+                tables.append((caption, table))
         curves = learning_curve_table(results)
         if not curves.empty:
             tables.append((LEARNING_CURVE_CAPTION.format(protocol=detections["protocol"].iloc[0]), curves))

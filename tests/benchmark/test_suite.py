@@ -179,3 +179,16 @@ def test_experiments_can_be_selected_by_name():
     assert [e.name for e in chosen.experiments] == ["mnist-0", "cifar-dog-lr3e-4"]
     with pytest.raises(DeepbenchError, match="not in suite seeds; it has mnist-0"):
         config.select_experiments(seeds, ("nope",))
+
+
+def test_a_suite_asks_for_the_generalisation_protocols_in_its_detector_table(micro):
+    def configs(*settings):
+        (experiment,) = config.load_suite(micro, settings=config.parse_settings(settings)).experiments
+        return suite.stage_configs(experiment)
+
+    chosen = configs("detector.leave_one_family_out=true", "detector.generator_orders=3")
+    assert chosen.leave_one_family_out is True and chosen.generator_orders == 3
+    with pytest.raises(DeepbenchError, match="leave_one_family_out takes true or false, got 'yes'"):
+        configs('detector.leave_one_family_out="yes"')
+    with pytest.raises(DeepbenchError, match="generator_orders takes a non-negative integer, got -1"):
+        configs("detector.generator_orders=-1")
