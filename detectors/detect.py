@@ -266,7 +266,8 @@ def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
         write_evaluation(files, detector.name, generator, rows, {
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), "training_seed": detector.config.weights_seed,
-            "training": detector.training, "validation_auc": detector.validation_auc, **points, **context})
+            "training": detector.training, "validation_auc": detector.validation_auc,
+            "parameters": sum(parameter.numel() for parameter in detector.network.parameters()), **points, **context})
     return DetectResult(detector.name, generator, files, rows)
 
 

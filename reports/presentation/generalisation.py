@@ -17,10 +17,10 @@ from detectors.metrics import seed_interval
 from detectors.sets import union_members
 from reports.presentation.leaderboard import auc_text, detector_table, learned
 
-SUMMARY_CAPTION = ("Generalisation, one row per detector (clean AUC, headline protocol, means over training seeds; "
-                   "95% t-intervals across the cells averaged): in distribution (each generator's own fakes), "
-                   "train on one, test on another family, and leave one family out (trained on every other "
-                   "family's generators)")
+SUMMARY_CAPTION = ("Generalisation, one row per detector (its parameters; clean AUC, headline protocol, means over "
+                   "training seeds; 95% t-intervals across the cells averaged): in distribution (each generator's "
+                   "own fakes), train on one, test on another family, and leave one family out (trained on every "
+                   "other family's generators)")
 LEAVE_OUT_CAPTION = ("Leave one family out: each detector trained on the union of every other family's "
                      "generators, on each held-out generator's fakes (clean AUC [95% interval], headline protocol)")
 CURVE_CAPTION = ("More generators: mean AUC on the generators a detector has not seen, against the number of "
@@ -95,7 +95,8 @@ def summary_table(results: dict) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for detector in dict.fromkeys(frame["detector"]):
-        rows.append({"detector": detector,
+        counts = frame.loc[frame["detector"] == detector, "parameters"].dropna() if "parameters" in frame else []
+        rows.append({"detector": detector, "parameters": f"{int(counts.iloc[0]):,}" if len(counts) else "—",
                      "in distribution": _mean_with_interval(own.loc[own["detector"] == detector, "auc"].tolist()),
                      "train on one, other family": _mean_with_interval(
                          cross.loc[cross["detector"] == detector, "auc"].tolist()),

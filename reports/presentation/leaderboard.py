@@ -94,7 +94,7 @@ def detector_rows(run: RunDir) -> list[dict]:
             rows.append({"detector": record["detector"], "train_generator": record["train_generator"],
                          "augment": (record.get("detector_config") or {}).get("augment"),
                          "training_seed": record.get("training_seed"), "training_ended": training.get("ended"),
-                         "training_epochs": training.get("epochs"), **flat,
+                         "training_epochs": training.get("epochs"), "parameters": record.get("parameters"), **flat,
                          "format_match": record["format_match"]["applied"]})
     return rows
 

@@ -31,7 +31,7 @@ def test_generator_orders_are_seeded_distinct_and_their_prefixes_are_the_curves_
 def zoo_results():
     """Hand-made rows: cnn in distribution at 0.99, across families at 0.6, leave-one-family-out at 0.8, and the
     unions of sizes 1 to 3 evaluated on what they have not seen."""
-    rows = [detection_row("cnn", g, g, 0.99) for g in GENERATORS]
+    rows = [{**detection_row("cnn", g, g, 0.99), "parameters": 960705} for g in GENERATORS]
     rows += [detection_row("cnn", "dcgan", "vae", 0.60), detection_row("cnn", "dcgan", "ddpm", 0.62),
              detection_row("cnn", "dcgan", "sngan", 0.95),  # same family: not a cross-family pair
              detection_row("cnn", "vae", "dcgan", 0.58)]
@@ -44,7 +44,7 @@ def zoo_results():
 
 def test_the_summary_averages_each_protocol_by_hand():
     summary = summary_table(zoo_results()).set_index("detector")
-    assert list(summary.index) == ["cnn"]
+    assert list(summary.index) == ["cnn"] and summary.loc["cnn", "parameters"] == "960,705"
     assert summary.loc["cnn", "in distribution"].startswith("0.990 ") and "(n=4)" in summary.loc["cnn",
                                                                                               "in distribution"]
     assert summary.loc["cnn", "train on one, other family"].startswith("0.600 [")  # (0.60 + 0.62 + 0.58) / 3
