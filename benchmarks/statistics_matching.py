@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from sklearn.metrics import roc_auc_score
 
-from benchmark import data
+from benchmark import data, versions
 from benchmark.fakes import MANIFEST
 from benchmark.files import write_json
 from benchmark.rundir import RunDir
@@ -99,9 +99,9 @@ def main() -> None:
             print(f"| {generator} | {protocol} | {count} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
     control_reals, control = reals[:len(reals) // 2], reals[len(reals) // 2:][:args.control]
     match = fit_statistics_match(fake_split(control, "train", args.seed), control_reals)
-    versions = (("raw", match_format(control, settings)), ("matched", match_format(match(control), settings)))
+    control_sets = (("raw", match_format(control, settings)), ("matched", match_format(match(control), settings)))
     summary = []
-    for protocol, fakes in versions:
+    for protocol, fakes in control_sets:
         train, val = training_sets(control_reals, fakes, args.seed)
         test = held_out_set(tests, fake_split(fakes, "test", args.seed), args.seed)
         aucs = [held_out_auc(kind, train, val, test, args.seed) for kind in kinds]
@@ -119,7 +119,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.0f} s")
     if args.json and summary:
-        write_json(args.json, {**versions.record(),
+        write_json(args.json, {
+            **versions.record(),
             "description": f"Does statistics matching add anything a network can learn? Reals against a second sample "
                            f"of reals, raw and statistics-matched as a generator's fakes are, by "
                            f"`benchmarks/statistics_matching.py` on {source.dataset} ({len(control_reals)} reals "

@@ -34,6 +34,7 @@ from benchmark.files import load_checkpoint, write_csv
 from benchmark.options import refuse_resume_with_force
 from benchmark.rundir import DetectorFiles, RunDir
 from benchmark.runtime import resolve_device, seed_everything
+from benchmark.versions import PROTOCOLS
 from detectors.baselines import BASELINES, StatisticsBaseline
 from detectors.detector import Detector, DetectorConfig, augment, refuse_other_options, training_options
 from detectors.evaluate import evaluate, write_evaluation
@@ -267,6 +268,7 @@ def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), "training_seed": detector.config.weights_seed,
             "training": detector.training, "validation_auc": detector.validation_auc,
+            "protocols": {"detection": detector.protocol},
             "parameters": sum(parameter.numel() for parameter in detector.network.parameters()), **points, **context})
     return DetectResult(detector.name, generator, files, rows)
 
@@ -298,6 +300,7 @@ def _baseline_into(run: RunDir, kind: str, generator: str, sets: DetectionSets, 
     if distributed.is_main():
         write_evaluation(files, baseline.name, generator, rows, {
             "baseline": baseline.options(), "detector_config": {"augment": config.augment, "flip": config.flip},
+            "protocols": {"detection": PROTOCOLS["detection"]},  # refitted on every call
             **context})
     return DetectResult(baseline.name, generator, files, rows)
 

@@ -55,6 +55,7 @@ from benchmark.files import load_checkpoint, save_checkpoint
 from benchmark.images import to_unit_range
 from benchmark.options import option
 from benchmark.runtime import progress_bar
+from benchmark.versions import PROTOCOLS
 from detectors.metrics import calibrated, threshold_at_eer
 from detectors.networks import create_network, fake_logit
 from detectors.one_class import coding_loss
@@ -177,6 +178,7 @@ class Detector:
         self.history = pd.DataFrame()
         self.training = {}  # how fit ended: "converged" or "ceiling", after how many epochs and steps
         self.validation_auc = None  # fit sets it, on the validation split at the kept epoch
+        self.protocol = PROTOCOLS["detection"]  # the detection protocol it was trained under; load reads it back
 
     def _check(self, images: torch.Tensor) -> None:
         expected = (self.channels, self.image_size, self.image_size)
@@ -297,7 +299,7 @@ class Detector:
                                       "config": asdict(self.config), "threshold": self.threshold,
                                       "calibration": list(self.calibration), "network": self.network.state_dict(),
                                       "history": self.history.to_dict("list"), "training": self.training,
-                                      "validation_auc": self.validation_auc})
+                                      "validation_auc": self.validation_auc, "protocol": self.protocol})
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> Detector:
@@ -318,6 +320,7 @@ class Detector:
         detector.history = pd.DataFrame(state["history"])
         detector.training = state["training"]
         detector.validation_auc = state.get("validation_auc")  # absent from checkpoints saved before it was kept
+        detector.protocol = state.get("protocol")  # None: saved before protocol versions were kept
         return detector
 
 

@@ -23,6 +23,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.files import file_digest, load_checkpoint, write_csv
 from benchmark.runtime import progress_bar
+from benchmark.versions import PROTOCOLS
 from generators.registry import GAN, GANConfig, create_gan, sampling_options
 
 
@@ -133,7 +134,8 @@ def _write_images(images: torch.Tensor, start: int, folder: Path, loaded: Loaded
         rows.append({"file": name, "label": label,
                      "class": classes[label] if classes and label is not None else None,
                      "seed": seed, "index": index, "generator": gan.name, "step": loaded.step,
-                     "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256, **sampler})
+                     "checkpoint": loaded.checkpoint.name, "checkpoint_sha256": loaded.sha256,
+                     "sampling_protocol": PROTOCOLS["sampling"], **sampler})
     return rows
 
 

@@ -40,6 +40,7 @@ from benchmark.images import to_unit_range
 from benchmark.options import leave_out, option, with_defaults
 from benchmark.rundir import BEST_CHECKPOINT, LAST_CHECKPOINT
 from benchmark.runtime import progress_bar
+from benchmark.versions import PROTOCOLS
 from generators.likelihood import TrainingLoss
 from generators.losses import discriminator_loss, generator_loss, real_probability
 from generators.progress import save_loss_plot, save_sample_grid
@@ -232,7 +233,8 @@ class Trainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict() if self.opt_d else None,
                 "ema": self.ema.state_dict() if self.ema else None,
                 "noise_rng": self.noise.get_state(), "history": self.history,
-                "best_step": self.best_step, "best_score": self.best_score, **extra}
+                "best_step": self.best_step, "best_score": self.best_score,
+                "protocols": {"training": PROTOCOLS["training"]}, **extra}
 
     def save(self, name: str, rank_rng: list[torch.Tensor] | None = None) -> Path:
         return save_checkpoint(self.checkpoint_dir / name, self.state(rank_rng))
@@ -250,6 +252,10 @@ class Trainer:
         if changed:
             raise DeepbenchError(f"{path} was trained with other {', '.join(changed)}; resume with the same "
                                  f"options (only --epochs may change) or use a new --out")
+        saved = (state.get("protocols") or {}).get("training")
+        if saved is not None and saved != PROTOCOLS["training"]:  # absent: saved before versions were kept
+            raise DeepbenchError(f"{path} was trained under training protocol {saved}, and this code trains under "
+                                 f"{PROTOCOLS['training']}; a resumed run would mix the two: use --force")
         saved_world = len(state.get("rank_rng") or [None])
         if saved_world != distributed.world_size():
             raise DeepbenchError(f"{path} was trained by {saved_world} process(es), this run has "

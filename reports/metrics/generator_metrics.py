@@ -25,7 +25,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST, load_fakes
 from benchmark.files import file_digest, load_checkpoint, read_json, write_json
 from benchmark.options import option
-from benchmark.rundir import DATA_STAGES, RunDir
+from benchmark.rundir import RunDir
 from benchmark.versions import PROTOCOLS
 from reports.metrics.classifier_scores import DomainReference, domain_scores
 from reports.metrics.domain import train_domain_classifier
@@ -63,9 +63,6 @@ class RealReference:
         self.data, self.device = run.data_config(data_root, download), device
         self.spec = data.parse_spec(self.data.dataset)
         self.train, self.test = self.data.load("train"), self.data.load("test")
-        data_stages = [stage["command"] for stage in run.read_record()["stages"] if stage["command"] in DATA_STAGES]
-        self.selected_on = bool(data_stages) and data_stages[-1] == "generate"  # fakes imported: nothing chose on
-        # these reals, so the report may compare with all of them
 
     @cached_property
     def domain(self) -> DomainReference | None:
@@ -87,9 +84,19 @@ class RealReference:
         return InceptionExtractor(inception_weights(self.data.download), device=self.device)
 
 
+def reference_slice(run: RunDir, generator: str, options: MetricOptions) -> str | None:
+    """The slice of the training reals a generator's Inception metrics compare with: the asked one, or all of
+    them (None) for fakes imported from elsewhere, whose checkpoints no slice of these reals chose."""
+    if options.reals_slice != "report":
+        return options.reals_slice
+    first = pd.read_csv(run.fakes(generator) / MANIFEST, nrows=1)
+    return None if "step" not in first or first["step"].isna().all() else "report"
+
+
 def metrics_key(run: RunDir, generator: str, reals: RealReference, options: MetricOptions) -> dict:
     return {"manifest_sha256": file_digest(run.fakes(generator) / MANIFEST),
-            "real_fingerprint": reals.train.fingerprint, "options": asdict(options), "version": METRICS_VERSION}
+            "real_fingerprint": reals.train.fingerprint, "options": asdict(options),
+            "reals_slice": reference_slice(run, generator, options), "version": METRICS_VERSION}
 
 
 def recorded_options(run: RunDir, asked: MetricOptions, given: set[str]) -> MetricOptions:
@@ -133,22 +140,23 @@ def generator_metrics(run: RunDir, generator: str, reals: RealReference, options
                                     f"the domain scores are left out")
     else:
         result.update(domain_scores(reals.domain, fakes, labels, options.seed))
-    result.update(inception_part(reals, fakes, options, progress))
+    result.update(inception_part(reals, fakes, options, key["reals_slice"], progress))
     if distributed.is_main():  # under torchrun every rank computed the same numbers
         write_json(path, result, "metrics")
     return result
 
 
-def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOptions, progress) -> dict:
-    """Inception metrics, or the reason they are missing (switched off, or no weights on this machine)."""
+def inception_part(reals: RealReference, fakes: torch.Tensor, options: MetricOptions, reals_slice: str | None,
+                   progress) -> dict:
+    """Inception metrics against the ``reals_slice`` of the training reals (None: all of them), or the reason they
+    are missing (switched off, or no weights on this machine)."""
     if not options.inception:
         return {"fid": None, "inception_missing": "switched off (--no-inception)"}
     try:
         extractor = reals.extractor
     except DeepbenchError as error:
         return {"fid": None, "inception_missing": str(error)}
-    pool = real_slice(len(reals.train), options.reals_slice) \
-        if reals.selected_on or options.reals_slice != "report" else None
+    pool = None if reals_slice is None else real_slice(len(reals.train), reals_slice)
     result = fidelity_metrics(reals.train, fakes, max_real=options.num_samples, extractor=extractor,
                               real_pool=pool, progress=progress, seed=options.seed)
     result["inception_missing"] = None

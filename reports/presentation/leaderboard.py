@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import DeepbenchError
-from benchmark.files import read_json, write_text
+from benchmark.fakes import MANIFEST
+from benchmark.files import load_checkpoint, read_json, write_text
 from benchmark.rundir import RunDir
 from detectors.learning_curve import PLATEAU_GAIN, last_doubling_gain
 from detectors.metrics import BOOTSTRAP, seed_interval
@@ -105,7 +106,7 @@ def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None)
     last = record["stages"][-1]
     generate = run.generate_config()
     generators = [{k: v for k, v in m.items() if k != "key"} for m in generator_metrics]
-    protocols = run_protocols(record, generator_metrics)
+    protocols = run_protocols(run, generator_metrics)
     return {"name": name or run.root.name, "dataset": generate["dataset"], "seed": last["seed"],
             "machine": last.get("machine"), "versions": last["versions"], "protocols": protocols,
             "commit": last.get("commit"), "finished": last.get("finished"),
@@ -113,18 +114,35 @@ def collect(run: RunDir, generator_metrics: list[dict], name: str | None = None)
             "learning_curves": learning_curves(run), "human": human_rows(read_answers(run))}
 
 
-def run_protocols(record: dict, generator_metrics: list[dict]) -> dict[str, int | None]:
-    """The protocol versions a run's results were produced under: training and sampling from its latest generate
-    stage (None for imported fakes), detection from its latest detect stage, metrics from the oldest metrics
-    file. A protocol no stage recorded is left out, which the staleness check counts as stale."""
-    protocols = {}
-    for stage in record["stages"]:
-        if stage["command"] == "import":
-            protocols.update(training=None, sampling=None)
-        protocols.update(stage.get("protocols") or {})
-    versions = [m.get("key", {}).get("version") for m in generator_metrics]
-    if versions and all(isinstance(v, int) for v in versions):
-        protocols["metrics"] = min(versions)
+def run_protocols(run: RunDir, generator_metrics: list[dict]) -> dict[str, int | None]:
+    """The oldest protocol versions the run's results were produced under, read from what produced each part:
+    training from each trained generator's ``last.pt``, sampling from its fakes' manifest, detection from each
+    detector's ``eval.json``, metrics from each metrics file. A part written before versions were kept falls back
+    to its latest stage's record in ``run.json``; a protocol nothing recorded is left out, which the staleness
+    check counts as stale. Imported fakes have no training or sampling protocol of ours (None)."""
+    stages = run.read_record()["stages"]
+
+    def recorded(protocol: str) -> int | None:
+        return next((stage["protocols"][protocol] for stage in reversed(stages)
+                     if protocol in (stage.get("protocols") or {})), None)
+
+    found: dict[str, list] = {"training": [], "sampling": [], "detection": [], "metrics": []}
+    trained = [g for g in run.generators() if run.last_checkpoint(g).exists()]
+    for generator in trained:
+        state = load_checkpoint(run.last_checkpoint(generator))
+        found["training"].append((state.get("protocols") or {}).get("training") or recorded("training"))
+        manifest = run.fakes(generator) / MANIFEST
+        first = pd.read_csv(manifest, nrows=1) if manifest.exists() else pd.DataFrame()
+        sampled = first["sampling_protocol"].iloc[0] if "sampling_protocol" in first else None
+        found["sampling"].append(int(sampled) if sampled is not None and not pd.isna(sampled) else recorded("sampling"))
+    for files in run.detectors():
+        saved = (read_json(files.evaluation, "eval").get("protocols") or {}).get("detection")
+        found["detection"].append(saved if saved is not None else recorded("detection"))
+    found["metrics"] = [m.get("key", {}).get("version") for m in generator_metrics]
+    protocols = {} if trained else {"training": None, "sampling": None}  # imported fakes only
+    for protocol, values in found.items():
+        if values and all(isinstance(value, int) for value in values):
+            protocols[protocol] = min(values)
     return protocols
 
 
@@ -653,8 +671,9 @@ def update_leaderboard(folder: str | Path, output: str | Path, check: bool = Fal
     """Render the leaderboard from ``folder`` into ``output``; with ``check``, only fail when ``output`` differs.
     Either way, a result that is stale or made by no entry of ``folder/manifest.toml`` fails first."""
     folder = Path(folder)
-    notes = provenance(folder)  # refuses results that are stale without a stated reason
-    text, output = render_leaderboard(load_results(folder), load_studies(folder), notes), Path(output)
+    results, studies = load_results(folder), load_studies(folder)  # each file's schema checked first
+    notes = provenance(folder)  # then: refuses results that are stale without a stated reason
+    text, output = render_leaderboard(results, studies, notes), Path(output)
     if check:
         if not output.is_file() or output.read_text(encoding="utf-8") != text:
             raise DeepbenchError(f"{output} is stale: it differs from what {folder} gives; run deepbench report "

@@ -63,8 +63,13 @@ def regenerate_hint(entry: Entry) -> str:
 
 def provenance(folder: str | Path) -> dict[str, str]:
     """{file: why it stands though stale} for the files an entry accepts as stale; raises, listing every file that
-    no entry makes, that an entry names but is missing, or that is stale without a reason, with its command."""
+    no entry makes, that an entry names but is missing, or that is stale without a reason, with its command.
+
+    A folder without a manifest (a user's own results) is taken as it is: nothing says how to make it again.
+    """
     folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        return {}
     entries, problems, notes = load_manifest(folder), [], {}
     listed = {file: entry for entry in entries for file in entry.files}
     for path in sorted(folder.rglob("*")):
@@ -79,7 +84,11 @@ def provenance(folder: str | Path) -> dict[str, str]:
             continue
         if path.suffix != ".json":
             continue
-        stale = stale_protocols(json.loads(path.read_text(encoding="utf-8")).get("protocols"), entry.protocols)
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("protocols")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DeepbenchError(f"{path} is not valid JSON ({error}); {regenerate_hint(entry)}") from None
+        stale = stale_protocols(recorded, entry.protocols)
         if not stale:
             continue
         versions = ", ".join(f"{protocol} {'none recorded' if old is None else old} (now {new})"

@@ -11,6 +11,7 @@ from benchmark.files import write_json
 from benchmark.rundir import RunDir
 from reports.presentation.leaderboard import run_protocols, update_leaderboard
 from reports.presentation.provenance import provenance
+from tests.tiny_run import make_tiny_run
 
 ENTRY = """[small]
 files = ["small.json"]
@@ -85,9 +86,28 @@ def test_every_stage_records_its_protocols_and_the_export_collects_them(tmp_path
     assert stages[1]["protocols"] == {"detection": versions.PROTOCOLS["detection"]}
     assert "commit" in stages[0]
     metrics = [{"key": {"version": versions.PROTOCOLS["metrics"]}}, {"key": {"version": 3}}]
-    assert run_protocols(run.read_record(), metrics) == {**versions.PROTOCOLS, "metrics": 3}  # the oldest file
-    run.start("import", {"dataset": "embedded"}, 0)
-    collected = run_protocols(run.read_record(), [])
-    assert collected["training"] is None and collected["sampling"] is None  # imported fakes: not ours to version
-    assert "metrics" not in collected and versions.stale_protocols(collected) == {
-        "metrics": (None, versions.PROTOCOLS["metrics"])}
+    collected = run_protocols(run, metrics)
+    assert collected["metrics"] == 3  # the oldest metrics file
+    assert collected["training"] is None and collected["sampling"] is None  # no trained generator here
+
+
+def test_the_protocols_of_a_run_are_read_from_each_part_and_the_oldest_wins(tmp_path):
+    out = make_tiny_run(tmp_path / "run", tmp_path / "cache", "--dataset", "embedded:0,1", "--num-samples", "40",
+                        detect_args=["--epochs", "1", "--no-baselines", "--perturbation", "none"])
+    run = RunDir(out)
+    current = {name: versions.PROTOCOLS[name] for name in ("training", "sampling", "detection")}
+    assert run_protocols(run, []) == current
+    [files] = run.detectors()
+    record = json.loads(files.evaluation.read_text())
+    record["protocols"] = {"detection": 1}  # a detector kept from older code by --resume
+    files.evaluation.write_text(json.dumps(record))
+    assert run_protocols(run, [])["detection"] == 1
+
+
+def test_a_folder_without_a_manifest_is_taken_as_it_is_and_a_broken_file_is_named(folder, tmp_path):
+    (folder / "manifest.toml").unlink()
+    assert provenance(folder) == {}  # a user's own results: nothing says how to make them again
+    (folder / "manifest.toml").write_text(ENTRY)
+    (folder / "small.json").write_text("{not json")
+    with pytest.raises(DeepbenchError, match="small.json is not valid JSON"):
+        provenance(folder)

@@ -8,9 +8,10 @@ import torch
 
 from benchmark.errors import DeepbenchError
 from benchmark.images import InMemoryImages
+from benchmark.rundir import RunDir
 from reports.metrics import domain, generator_metrics
 from reports.metrics.fidelity import reference_features
-from reports.metrics.generator_metrics import MetricOptions, inception_part
+from reports.metrics.generator_metrics import MetricOptions, inception_part, reference_slice
 from reports.metrics.real_slices import SLICE_SIZE, real_slice
 
 
@@ -56,14 +57,13 @@ def test_the_checkpoint_score_and_the_report_never_compare_with_the_same_reals(m
         pass
 
     reals = Reals()
-    reals.train, reals.extractor, reals.selected_on = train, object(), True
+    reals.train, reals.extractor = train, object()
     monkeypatch.setattr(generator_metrics, "fidelity_metrics", lambda real, fakes, **kwargs: reported.append(
         kwargs["real_pool"]) or {"samples_real": 0, "samples_fake": 0})
-    inception_part(reals, torch.zeros(1), MetricOptions(), progress=False)
-    inception_part(reals, torch.zeros(1), MetricOptions(reals_slice="tuning"), progress=False)
+    inception_part(reals, torch.zeros(1), MetricOptions(), "report", progress=False)
+    inception_part(reals, torch.zeros(1), MetricOptions(reals_slice="tuning"), "tuning", progress=False)
 
-    reals.selected_on = False  # imported fakes: nothing chose on these reals, so the report may use them all
-    inception_part(reals, torch.zeros(1), MetricOptions(), progress=False)
+    inception_part(reals, torch.zeros(1), MetricOptions(), None, progress=False)  # imported fakes: every real
     assert reported[2] is None
 
     as_rows = {bytes(image.numpy()) for image in scored[0]}
@@ -84,3 +84,13 @@ def test_reference_features_draw_only_from_their_pool(tmp_path, monkeypatch):
     reference_features(train, extractor, 10_000, cache=False, pool=pool)  # capped by the pool, not the data set
     assert len(asked[0]) == 50 and set(asked[0].tolist()) <= set(pool.tolist())
     assert sorted(asked[1].tolist()) == sorted(pool.tolist())
+
+
+def test_each_generator_compares_with_the_report_slice_unless_its_fakes_were_imported(tmp_path):
+    run = RunDir(tmp_path)
+    for name, step in (("dcgan", "5000"), ("photos", "")):  # imported fakes have no training step
+        run.fakes(name).mkdir(parents=True)
+        (run.fakes(name) / "manifest.csv").write_text(f"file,step\n000000.png,{step}\n")
+    assert reference_slice(run, "dcgan", MetricOptions()) == "report"
+    assert reference_slice(run, "photos", MetricOptions()) is None
+    assert reference_slice(run, "photos", MetricOptions(reals_slice="tuning")) == "tuning"
