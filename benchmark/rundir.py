@@ -57,6 +57,7 @@ def now() -> str:
 
 
 LAST_CHECKPOINT, BEST_CHECKPOINT = "last.pt", "best.pt"
+UNION = "+"  # in a training set's name, dcgan+vae+ddpm: one detector trained on these generators' fakes at once
 DATA_STAGES = ("generate", "import")  # the stages that put fakes in a run, and say which reals they follow
 EVALUATION, EVALUATION_TABLE = "eval.json", "eval.csv"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import statistics
 from pathlib import Path
 
@@ -132,7 +133,8 @@ def main() -> None:
     judged = recorded["gam"] if recorded else judge(table, chosen, args.out, args.data_root, args.device)
     print("GAM at the chosen rates (A wins: r_samples < 1; a verdict needs r_test within 0.1 of 1):\n")
     print(pd.DataFrame(judged).to_markdown(index=False, floatfmt=".3f"))
-    medians = {pair: statistics.median(row["r_samples"] for row in judged if (row["A"], row["B"]) == pair)
+    medians = {pair: statistics.median(math.inf if row["r_samples"] is None else row["r_samples"]  # null: infinite
+                                       for row in judged if (row["A"], row["B"]) == pair)
                for pair in itertools.combinations(chosen.index, 2)}
     print("\nmedian r_samples per pair:", {f"{a} vs {b}": round(value, 3) for (a, b), value in medians.items()})
     if args.json:

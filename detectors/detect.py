@@ -23,8 +23,10 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 
 from benchmark import data, distributed
 from benchmark.config import check_seeds
@@ -44,7 +46,7 @@ from detectors.learning_curve import check_fractions, learning_curve
 from detectors.matching import MATCH_CHOICES
 from detectors.perturb import PERTURBATIONS
 from detectors.protocols import DetectionSets, assemble_sets
-from detectors.sets import UNION, LabelledImages, union_members
+from detectors.sets import UNION, LabelledImages, canonical_union, union_members
 
 log = logging.getLogger(__name__)
 FORMAT_MATCH_CHOICES = ("auto", "off")
@@ -111,8 +113,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     if unknown:
         raise DeepbenchError(f"--train-on {', '.join(unknown)}: no such generator in {run.root}; "
                              f"it has {', '.join(generators)} (a union: {UNION.join(generators[:2])})")
-    training_names = list(dict.fromkeys([*(train_on or generators), *protocol_training_sets(
-        generators, leave_one_family_out, generator_orders, config.seed)]))
+    asked = [canonical_union(name) for name in train_on or generators]
+    added = protocol_training_sets(generators, leave_one_family_out, generator_orders, config.seed)
+    training_names = list(dict.fromkeys(asked + added))
     for name in baselines:
         BASELINES.get(name)  # an unknown name fails before anything is read
     label = None if checkpoint is None else Path(checkpoint).parent.name.partition("@")[2] or "checkpoint"
@@ -149,7 +152,9 @@ def detect(run_dir: str | os.PathLike, detectors: tuple[str, ...] = ("cnn",), tr
     matching.update(sets.resized)
     context = {"format_match": matching, "statistics_match": {"mode": match_statistics, **sets.matches},
                "split_seed": config.seed, "held_out_sha256": sets.held_out}
-    evaluation = functools.partial(_evaluate_into, run, eval_sets=sets.eval_sets, context=context, seed=config.seed)
+    validation = {generator: sets.training(generator)[1] for generator in generators}
+    evaluation = functools.partial(_evaluate_into, run, eval_sets=sets.eval_sets, validation=validation,
+                                   context=context, seed=config.seed)
     results = []
     if loaded is not None:
         results.append(evaluation(loaded, label, run.detector(loaded.name.replace(":", "-"), label),
@@ -251,10 +256,18 @@ def _fit_into(files: DetectorFiles, detector: Detector, train_set: LabelledImage
 
 
 def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
-                   eval_sets: dict[str, dict[str, LabelledImages]], perturbations, context: dict,
-                   seed: int, curve=None) -> DetectResult:
+                   eval_sets: dict[str, dict[str, LabelledImages]], validation: dict[str, LabelledImages],
+                   perturbations, context: dict, seed: int, curve=None) -> DetectResult:
     """Evaluate under every protocol: the headline one (matched when on) under every perturbation, the raw one
-    on clean images beside it; then, given ``curve``, the learning curve that ends at this detector."""
+    on clean images beside it; then, given ``curve``, the learning curve that ends at this detector.
+
+    ``validation_auc`` is the mean AUC over every generator's validation split, the same sets for every detector
+    of the run: what may choose between detectors (the quiz's best), where each one's own validation AUC, on its
+    own generator's fakes, would favour the easiest generator and the held-out figures would choose on what
+    they report.
+    """
+    aucs = {name: float(roc_auc_score(sets.labels.numpy(), detector.decision_function(sets.images)))
+            for name, sets in validation.items()}
     rows = []
     for protocol, sets in eval_sets.items():
         chosen = perturbations if protocol == next(iter(eval_sets)) else ("none",)
@@ -267,8 +280,8 @@ def _evaluate_into(run: RunDir, detector, generator: str, files: DetectorFiles,
         write_evaluation(files, detector.name, generator, rows, {
             "threshold": detector.threshold, "calibration": list(detector.calibration),
             "detector_config": detector.options(), "training_seed": detector.config.weights_seed,
-            "training": detector.training, "validation_auc": detector.validation_auc,
-            "protocols": {"detection": detector.protocol},
+            "training": detector.training, "validation_auc": float(np.mean(list(aucs.values()))),
+            "validation_aucs": aucs, "protocols": {"detection": detector.protocol},
             "parameters": sum(parameter.numel() for parameter in detector.network.parameters()), **points, **context})
     return DetectResult(detector.name, generator, files, rows)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from benchmark.errors import DeepbenchError
+from benchmark.rundir import UNION
 
 FAKE_SPLITS = {"train": 0.7, "val": 0.1, "test": 0.2}
 FAKE, REAL = 1, 0
@@ -90,12 +91,14 @@ def union_training_sets(real_train: torch.Tensor, fakes: list[torch.Tensor],
     return labelled(reals[:len(fake_train)], fake_train), labelled(reals[len(fake_train):], fake_val)
 
 
-UNION = "+"  # dcgan+vae+ddpm: one detector trained on the union of these generators' fakes
-
-
 def union_members(name: str) -> list[str]:
     """The generators a training set name stands for: itself, or the members of a union ``a+b+c``."""
     return name.split(UNION)
+
+
+def canonical_union(name: str) -> str:
+    """One name per union whatever order its members were given in: ``vae+dcgan`` is ``dcgan+vae``."""
+    return UNION.join(sorted(set(union_members(name))))
 
 
 def held_out_set(real_test: torch.Tensor, fakes: torch.Tensor, seed: int = 0) -> LabelledImages:

@@ -27,7 +27,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.files import path_component, write_csv
 from benchmark.images import RESIZE_METHOD
-from benchmark.rundir import RunDir
+from benchmark.rundir import UNION, RunDir
 from generators.sample import replace_folder
 
 IMPORTED = "imported"  # the manifest's checkpoint column for imported sets
@@ -45,6 +45,9 @@ def source_description(name: str, folder: Path, image_size: tuple[int, int]) -> 
     """What ``run.json`` records of the images of ``folder`` as they are, with the resize to ``image_size``
     they need. A bad folder or name fails here, before anything is written."""
     path_component(name, "fake set name")
+    if UNION in name:
+        raise DeepbenchError(f"fake set name {name!r} holds {UNION!r}, which names a union of generators "
+                             f"(--train-on a{UNION}b); pass another name, e.g. {name.replace(UNION, '-')}")
     folder = Path(folder)
     if not folder.is_dir():
         raise DeepbenchError(f"--fakes {name}={folder}: no such folder; pass a folder of images")

@@ -294,6 +294,7 @@ class InceptionExtractor:
 
 
 KNN_BOOTSTRAP = 2000  # resamples of the k-NN metrics' per-sample terms: milliseconds, and stable to 3 decimals
+KNN_CHUNK = 200  # resamples drawn at once, so that 50,000 samples need 80 MB, not 800
 
 
 def knn_terms(real: torch.Tensor, fake: torch.Tensor, prc_k: int = 3, dc_k: int = 5,
@@ -338,7 +339,8 @@ def mean_intervals(terms: dict[str, torch.Tensor], resamples: int = KNN_BOOTSTRA
     intervals = {}
     for name, values in terms.items():
         values = values.numpy()
-        means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+        means = np.concatenate([values[rng.integers(0, len(values), (min(KNN_CHUNK, resamples - start), len(values)))]
+                                .mean(axis=1) for start in range(0, resamples, KNN_CHUNK)])
         intervals[f"{name}_ci"] = [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
     return intervals
 
@@ -431,13 +433,14 @@ def fid_infinity_sizes(real_count: int, fake_count: int, dimensions: int) -> lis
     a / n_real + b / n_fake, stays linear in 1 / n_fake. That law is asymptotic: below the feature dimension the
     covariances are singular and FID falls faster than 1 / n, so a line through such points lands far above the
     truth (tests/reports/test_fidelity.py measures it on 2048-d features of known FD). Every point therefore holds
-    at least ``dimensions`` samples, and the points must span a factor of ``FID_INFINITY_SPAN``: empty otherwise
+    more than ``dimensions`` samples (at n = D the covariance has rank D - 1 and is still singular), and the points
+    must span a factor of ``FID_INFINITY_SPAN``: empty otherwise
     (:func:`fid_infinity_missing` says why).
     """
     smallest = min(real_count, fake_count)
     if smallest < max(FID_INFINITY_MIN_COUNT, FID_INFINITY_SPAN * dimensions):
         return []
-    shares = np.linspace(max(FID_INFINITY_SMALLEST, dimensions / smallest), 1.0, FID_INFINITY_POINTS)
+    shares = np.linspace(max(FID_INFINITY_SMALLEST, (dimensions + 1) / smallest), 1.0, FID_INFINITY_POINTS)
     sizes = [(round(share * real_count), round(share * fake_count)) for share in shares]
     return sorted(set(sizes), key=lambda pair: pair[1])
 
@@ -459,7 +462,7 @@ def fid_infinity(real: torch.Tensor, fake: torch.Tensor, rng: np.random.Generato
     drawn without replacement, at each) is fitted against 1 / n by least squares and the intercept taken.
     Unlike the paper, whose 50,000 reals are fixed, the reals shrink with the fakes: ours are often as few as
     the fakes, so their share of the bias must be extrapolated away too. ``full`` is FID on both whole sets,
-    which is the last point (so it is not computed twice). The points stay at or above the feature dimension
+    which is the last point (so it is not computed twice). The points stay above the feature dimension
     (:func:`fid_infinity_sizes`), where the 1 / n law holds.
 
     Returns the intercept (None without enough samples), the (reals, fakes) counts and the FIDs at them.

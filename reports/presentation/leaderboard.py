@@ -197,7 +197,7 @@ def _extrapolation_holds(row: dict) -> bool:
     points = row.get("fid_infinity_points")
     if _missing(row.get("fid_infinity")) or not isinstance(points, list) or not points:
         return False
-    return min(points[0]) >= FEATURE_DIMENSIONS
+    return min(points[0]) > FEATURE_DIMENSIONS
 
 
 def detections(results: dict) -> pd.DataFrame:
@@ -286,7 +286,7 @@ def robustness_table(results: dict) -> pd.DataFrame:
 
 def _auc_cells(frame: pd.DataFrame) -> list[str]:
     """Each row's AUC as people read it, with its interval where the row has one."""
-    return [_with_bootstrap(v, ci, text=auc_text(v, ci)) for v, ci in zip(
+    return [_with_bootstrap(v, ci, labelled=True) for v, ci in zip(
         frame["auc"], frame["auc_ci"] if "auc_ci" in frame else [None] * len(frame), strict=True)]
 
 
@@ -468,15 +468,17 @@ def bound_decimals(interval, resamples: int = BOOTSTRAP, level: float = 0.95, mo
     return next((decimals for decimals in range(most, 0, -1) if error < 0.5 * 10 ** -decimals), 1)
 
 
-def _with_bootstrap(value, interval, text=None) -> str:
+def _with_bootstrap(value, interval, labelled: bool = False) -> str:
     """A detection figure with its bootstrap interval, the bounds to the decimals they hold (:func:`bound_decimals`)
-    and rounded outward, so that the interval shown holds the one computed."""
+    and rounded outward, so that the interval shown holds the one computed; ``labelled``: an AUC, labelled
+    inverted or chance by the interval as shown, so that label and bounds never disagree."""
     if _missing(value) or not isinstance(interval, list):
-        return _with_interval(value, None, text=text)
+        return _with_interval(value, None, text=auc_text(value) if labelled else None)
     decimals = bound_decimals(interval)
     scale = 10 ** decimals
-    low, high = math.floor(interval[0] * scale + 1e-9) / scale, math.ceil(interval[1] * scale - 1e-9) / scale
-    return _with_interval(value, [low, high], text=text, bound_spec=f".{decimals}f")
+    shown = [math.floor(interval[0] * scale + 1e-9) / scale, math.ceil(interval[1] * scale - 1e-9) / scale]
+    return _with_interval(value, shown, text=auc_text(value, shown) if labelled else None,
+                          bound_spec=f".{decimals}f")
 
 
 def _with_interval(value, interval, spec: str = ".3f", text=None, bound_spec: str | None = None) -> str:
@@ -556,7 +558,7 @@ def readable_tables(results: dict) -> list[tuple[str, pd.DataFrame]]:
     if not generators.empty:
         tables.append(("Sample quality (KID x 10³, unbiased at any count; FID is biased upward, the more the fewer "
                        "samples, so it compares only at equal FID n, reals/fakes; FID∞: extrapolated to infinitely "
-                       f"many samples from fits at no fewer samples than Inception's {FEATURE_DIMENSIONS} "
+                       f"many samples from fits at more samples than Inception's {FEATURE_DIMENSIONS} "
                        f"dimensions, so a dash below {FID_INFINITY_SPAN * FEATURE_DIMENSIONS} per set; "
                        "FID subsets: mean [min, max] of FIDs of disjoint subsets of n reals and n fakes, "
                        "so FIDs at n; precision, recall, density and coverage with 95% bootstrap intervals over the "
@@ -642,9 +644,11 @@ def study_lines(name: str, study: dict, note: str | None = None) -> list[str]:
              _markdown(pd.DataFrame(study["summary"]).astype(str)), ""]
     if study.get("gam"):
         gam = pd.DataFrame(study["gam"])[list(GAM_COLUMNS)]
-        gam[["r_test", "r_samples"]] = gam[["r_test", "r_samples"]].map(lambda value: _number(value, ".3f"))
+        gam[["r_test", "r_samples"]] = gam[["r_test", "r_samples"]].map(  # JSON holds no infinity: a ratio over
+            lambda value: "∞" if value is None else _number(value, ".3f"))  # a flawless judge's zero is null
         lines += ["**Generative adversarial metric (Im et al. 2016), seed by seed, at the chosen rates: A wins when "
-                  "r_samples < 1; a verdict needs r_test within 0.1 of 1**:", "", _markdown(gam.astype(str)), ""]
+                  "r_samples < 1; a verdict needs r_test within 0.1 of 1; ∞: B made no error**:", "",
+                  _markdown(gam.astype(str)), ""]
     return lines
 
 

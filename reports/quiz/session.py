@@ -6,8 +6,9 @@ reply before the last answer hold nothing but tokens and round numbers; no answe
 person cannot learn a generator's tell while being measured.
 
 After the last round the session's score compares the person with the run's best detector on the very same
-images, at its own threshold. The best is the one with the highest AUC on its validation split: the held-out
-images are what the person and the detector are scored on, so they must not also choose the detector.
+images, at its own threshold. The best is the one with the highest mean AUC on the validation splits of every
+generator of the run, the same sets for every detector: the held-out images are what the person and the detector
+are scored on, so they must not also choose the detector.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.files import read_json
 from benchmark.rundir import RunDir, now
 from detectors.detector import Detector
+from detectors.sets import union_members
 from reports.quiz.answers import FAKE, REAL, append_answer, read_answers
 from reports.quiz.deck import Card, HeldOut, enlarged_png
 
@@ -55,15 +57,16 @@ class Session:
 
 
 def best_detector(run: RunDir, generators: list[str]) -> tuple[str, Path] | None:
-    """(name, checkpoint) of the trained detector, trained on one of ``generators``, with the highest validation
-    AUC; None when none recorded one (detectors trained before it was recorded)."""
+    """(name, checkpoint) of the trained detector, trained on ``generators``' fakes, with the highest mean
+    validation AUC over the run's generators; None when none recorded one (detectors trained before it was)."""
     best, best_auc = None, -math.inf
     for files in run.detectors():
         if not files.checkpoint.is_file():
             continue
         record = read_json(files.evaluation, "eval")
         auc = record.get("validation_auc")
-        if auc is not None and record.get("train_generator") in generators and auc > best_auc:
+        trained_on = set(union_members(record.get("train_generator", "")))
+        if auc is not None and trained_on <= set(generators) and auc > best_auc:
             best, best_auc = (files.name, files.checkpoint), auc
     return best
 

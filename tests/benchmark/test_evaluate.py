@@ -114,6 +114,7 @@ def test_one_class_reals_leave_out_the_domain_scores_and_say_why(tmp_path, folde
     ("../x={blurred}", "cannot be a file name"),
     ("x={empty}", "no images found"),
     ("x", "--fakes takes NAME=VALUE"),
+    ("a+b={blurred}", "holds '+', which names a union of generators"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(fakes, message, folders, tmp_path):
     (tmp_path / "empty").mkdir()

@@ -208,7 +208,7 @@ def test_an_interrupted_detect_resumes_to_the_same_detector(generated_run, mnist
     assert (folder / "training.pt").exists() and not (folder / "checkpoint.pt").exists()
     assert "pass --resume" in detect_dcgan(mnist_run, "--epochs", "2").output
     assert detect_dcgan(mnist_run, "--epochs", "2", "--resume").exit_code == 0
-    assert len(validations) == 3 and not (folder / "training.pt").exists()  # only epoch 2 trained again
+    assert len(validations) == 4 and not (folder / "training.pt").exists()  # epoch 2 again, then calibration
     expected = straight / "detectors" / "cnn@dcgan"
     assert (folder / "history.csv").read_text() == (expected / "history.csv").read_text()
     assert json.loads((folder / "eval.json").read_text())["results"] == json.loads(
@@ -270,8 +270,8 @@ def test_a_union_of_generators_trains_one_detector_on_all_their_fakes(mnist_run)
     assert refused.exit_code == 2 and "--train-on sngan: no such generator" in refused.output
     result = invoke("detect", "--run", str(mnist_run), "--train-on", "dcgan+capsgan", *QUICK)
     assert result.exit_code == 0, result.output
-    evaluation = json.loads((mnist_run / "detectors" / "cnn@dcgan+capsgan" / "eval.json").read_text())
-    assert evaluation["train_generator"] == "dcgan+capsgan"
+    evaluation = json.loads((mnist_run / "detectors" / "cnn@capsgan+dcgan" / "eval.json").read_text())
+    assert evaluation["train_generator"] == "capsgan+dcgan"  # one name per union, whatever the order given
     assert {row["eval_set"] for row in evaluation["results"]} == {"dcgan", "capsgan"}
     sets = detection_sets(mnist_run)
     union, alone = sets.training("dcgan+capsgan")[0], sets.training("dcgan")[0]

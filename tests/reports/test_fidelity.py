@@ -240,7 +240,7 @@ def test_fid_infinity_needs_twice_the_feature_dimension_per_set():
     assert fid_infinity_sizes(49, 1000, 8) == [] and len(fid_infinity_sizes(50, 50, 8)) == 8
     assert fid_infinity_sizes(100, 300, 8)[0] == (20, 60)  # both sets shrink by the same share
     assert fid_infinity_sizes(1000, 1000, 2048) == [] and fid_infinity_sizes(4095, 10_000, 2048) == []
-    assert fid_infinity_sizes(5000, 10_000, 2048)[0] == (2048, 4096)  # no point below the dimension
+    assert fid_infinity_sizes(5000, 10_000, 2048)[0] == (2049, 4098)  # every point above the dimension
     result = inception_metrics(gaussian(40), gaussian(40, seed=1), **CHEAP)
     assert result["fid_infinity"] is None and result["fid_infinity_points"] == result["fid_infinity_fids"] == []
     assert "needs at least 50 samples of each set, got 40 reals and 40 fakes" in result["fid_infinity_missing"]
@@ -268,7 +268,7 @@ def test_fid_infinity_at_inceptions_dimension_lands_near_the_true_fd_or_is_withh
     real, fake, truth = spectral_pair(4096)
     full = fid_of(real, fake)
     intercept, sizes, fids = fid_infinity(real, fake, np.random.default_rng(0), full=full)
-    assert sizes[0] == (2048, 2048) and fids[-1] == full and fid_infinity_missing(4096, 4096, 2048) is None
+    assert sizes[0] == (2049, 2049) and fids[-1] == full and fid_infinity_missing(4096, 4096, 2048) is None
     assert full > 1.1 * truth
     assert abs(intercept - truth) < 0.02 * truth
 
@@ -325,7 +325,7 @@ def test_the_sample_quality_table_leads_with_kid_and_shows_fids_counts():
     old = {"generator": "old", "samples_real": 1000, "samples_fake": 1000, "fid": 12.3456, "fid_std": 0.43,
            "fid_bootstrap": 5, "kid_mean": 0.0123, "kid_std": 0.0011}  # a result file from before FID subsets
     off = {"generator": "off", "fid": None, "inception_missing": "switched off (--no-inception)"}
-    wide = {**new, "generator": "wide", "fid_infinity_points": [[2048, 2048], [4096, 4096]]}
+    wide = {**new, "generator": "wide", "fid_infinity_points": [[2049, 2049], [4096, 4096]]}
     narrow = {**new, "generator": "narrow", "fid_infinity_points": [[200, 200], [1000, 1000]]}  # an older fit
     table = sample_quality([new, old, off, wide, narrow])
     assert list(table.columns[:6]) == ["generator", "KID x10³", "FID", "FID n", "FID∞", "FID subsets"]

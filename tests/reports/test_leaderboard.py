@@ -61,12 +61,15 @@ def test_a_study_gets_its_section_and_the_check_sees_it_change(tmp_path):
              "gam": [{"A": "capsgan", "B": "dcgan", "seed": 0, "r_test": float("inf"), "r_samples": 1.0,
                       "winner": "none", "error A on reals": 0.1}]}
     write_json(results / "capsules" / "summary.json", study, "study")
+    with (results / "manifest.toml").open("a") as manifest:  # every committed file says how it is made
+        manifest.write('\n[capsules]\nfiles = ["capsules/summary.json"]\ncommands = ["by hand"]\nthreads = 1\n'
+                       'device = "cpu"\nprotocols = []\n')
     output = tmp_path / "LEADERBOARD.md"
     assert invoke("report", "--leaderboard", str(results), "-o", str(output)).exit_code == 0
     section = output.read_text().split("## capsules\n")[1]
     assert section.startswith("\nTwo discriminators, three seeds.\n\n**Test metrics over seeds**:")
     assert re.search(r"\| capsgan +\| 143 \[122, 164\] +\|", section)
-    assert re.search(r"\| capsgan +\| dcgan +\| 0 +\| — +\| 1\.000 +\| none +\|", section)  # inf is no JSON
+    assert re.search(r"\| capsgan +\| dcgan +\| 0 +\| ∞ +\| 1\.000 +\| none +\|", section)  # inf is null in JSON
     assert "error A on reals" not in section  # the verdict's columns only
     study["summary"][1]["fid"] = "150 [122, 164]"
     write_json(results / "capsules" / "summary.json", study, "study")
@@ -96,7 +99,7 @@ def test_an_empty_results_folder_names_the_export_command(tmp_path):
 def test_contradictory_options_are_refused():
     assert "exactly one of" in invoke("report").output
     assert "exactly one of" in invoke("report", "--run", "a", "--leaderboard", "b", "-o", "c").output
-    assert "--check goes with --leaderboard" in invoke("report", "--run", "a", "--check").output
+    assert "--check and --findings go with --leaderboard" in invoke("report", "--run", "a", "--check").output
 
 
 def test_stage_time_is_the_latest_finished_run_of_each_stage():

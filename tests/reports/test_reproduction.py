@@ -31,10 +31,17 @@ def test_moved_and_missing_figures_are_named():
     fresh["generators"][0]["kid_mean"] = 0.0400
     fresh["detectors"][1]["auc"] = 0.720
     del fresh["detectors"][0]
+    fresh["detectors"].append(detection_row("cnn", "dcgan", "dcgan", float("nan")))  # a NaN never reproduces
     moved = moved_figures(fresh, COMMITTED)
     assert moved == ["generator dcgan: KID x10³ 40.00, committed 30.00 (tolerance ±6.00)",
                      "cnn trained on dcgan, on dcgan (matched): missing from the fresh run",
                      "cnn trained on dcgan, on capsgan (matched): AUC 0.720, committed 0.700 (tolerance ±0.010)"]
+
+
+def test_a_missing_fresh_kid_is_named():
+    fresh = copy.deepcopy(COMMITTED)
+    fresh["generators"][0]["kid_mean"] = None
+    assert moved_figures(fresh, COMMITTED) == ["generator dcgan: KID missing from the fresh run"]
 
 
 def test_several_seeds_widen_the_tolerance_to_their_interval():
