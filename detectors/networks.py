@@ -125,7 +125,7 @@ def create_network(name: str, channels: int, image_size: int, pretrained: bool =
     """The network called ``name``: a registered one (at ``width``, or its own default), or ``timm:<model>``."""
     if name.startswith("timm:"):
         if width is not None:
-            raise DeepbenchError(f"--width applies to {' and '.join(NETWORKS.names())}; {name} has its own widths "
+            raise DeepbenchError(f"--width applies to {', '.join(NETWORKS.names())}; {name} has its own widths "
                                  f"(pick a timm model of the size you want, e.g. timm:lcnet_035)")
         return timm_network(name.removeprefix("timm:"), channels, pretrained, download)
     if pretrained:
