@@ -23,7 +23,7 @@ results: install
 	$(BIN)/python benchmarks/regenerate.py $(if $(ONLY),--only $(ONLY))
 
 # The quick suite run afresh and compared with the committed benchmark/results/quick.json; fails, naming the
-# figures, when one moved beyond its tolerance (reports/presentation/reproduction.py). CI runs it.
+# figures, when one moved beyond its tolerance (reports/presentation/reproduction.py). About 6 minutes on 2 cores.
 reproduce: install
 	$(BIN)/deepbench run --out runs/reproduce --force
 	$(BIN)/deepbench report --run runs/reproduce/mnist --compare benchmark/results/quick.json

@@ -1,8 +1,8 @@
 """Does a fresh run reproduce a committed result? The figures that moved by more than their tolerance.
 
-CI runs the quick suite on a clean clone and compares its results with ``benchmark/results/quick.json``
-(``deepbench report --run R --compare benchmark/results/quick.json``), so that a change of what the code
-produces cannot leave the committed figures stale. The tolerances:
+``make reproduce`` runs the quick suite on a clean run and compares its results with
+``benchmark/results/quick.json`` (``deepbench report --run R --compare benchmark/results/quick.json``), so
+that a change of what the code produces cannot leave the committed figures stale. The tolerances:
 
 - generator KID: twice the larger of the two KID standard deviations (torch-fidelity's spread over subsets);
 - detection AUC, every clean row of either protocol: the across-seed 95% interval's half-width where the
