@@ -1,9 +1,9 @@
 """FID of training recipes at equal CPU time: the quick suite's DCGAN, and SNGAN on full MNIST for the zoo.
 
 A family's default recipe is chosen by measured quality at the time it is given. Each candidate of a sweep
-trains with ``deepbench generate --max-minutes BUDGET`` (CPU minutes, so a busy machine buys the same
-computation as an idle one) from seed 0 (``--seed``), samples 1,000 fakes from the checkpoint the validation score keeps
-(``best.pt``), and ``deepbench report`` measures Inception FID, KID and precision/recall against 1,000 real
+trains with ``deepbench generate --max-minutes BUDGET`` (CPU minutes, steadier against load than the wall clock)
+from seed 0 (``--seed``), samples 1,000 fakes from the checkpoint the validation score keeps (``best.pt``), and
+``deepbench report`` measures Inception FID, KID and precision/recall against 1,000 real
 training images of the tuning slice (``reports.metrics.real_slices``), which neither checkpoint selection nor
 reports see. Two candidates run at a time, one torch thread each.
 

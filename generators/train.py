@@ -66,9 +66,10 @@ class TrainConfig:
     max_minutes: float | None = option(None, "Stop once the training steps have used this many minutes (sample "
                                              "grids, scores and checkpoints not counted), before --epochs ends (a "
                                              "later --resume goes on): equal compute for comparisons. On a "
-                                             "CPU, minutes of the process's CPU time (what other work on the "
-                                             "machine does not take away; T threads spend T a minute); on a GPU, "
-                                             "of the wall clock. The step it stops at depends on the machine.")
+                                             "CPU, minutes of the process's CPU time (T threads spend T a minute; "
+                                             "other work on the cores still costs steps, so compare on an idle "
+                                             "machine); on a GPU, of the wall clock. The step it stops at depends "
+                                             "on the machine.")
     batch_size: int | None = option(None, "Images per step (default 64, sngan 32).")
     lr_g: float | None = option(None, "Generator learning rate (Adam; default 2e-4, vae and ddpm on gray images "
                                       "1e-3).")
