@@ -23,6 +23,7 @@ from benchmark.errors import DeepbenchError
 from benchmark.fakes import MANIFEST
 from benchmark.files import load_checkpoint, read_json, write_text
 from benchmark.rundir import RunDir
+from detectors.generalisation import family_of
 from detectors.learning_curve import PLATEAU_GAIN, last_doubling_gain
 from detectors.metrics import BOOTSTRAP, seed_interval
 from detectors.sets import UNION
@@ -317,12 +318,6 @@ def transfer_matrices(results: dict) -> list[tuple[str, pd.DataFrame]]:
     return matrices
 
 
-def generator_family(name: str) -> str:
-    """GAN, VAE or diffusion for a registered generator; "other" for fakes made elsewhere (deepbench evaluate)."""
-    from generators.registry import GENERATORS  # the networks' module, only needed to read the families
-    return GENERATORS.group(name) or "other"
-
-
 def transfer_summary(results: dict) -> pd.DataFrame:
     """What transfers between generator families: for each learned detector, family it was trained on and
     family it was evaluated on, the AUCs of every pair of different generators (the diagonal left out), as
@@ -334,8 +329,8 @@ def transfer_summary(results: dict) -> pd.DataFrame:
                   ~frame["train_generator"].str.contains(UNION, regex=False)] if not frame.empty else frame
     if frame.empty:
         return pd.DataFrame()
-    frame = frame.assign(trained=frame["train_generator"].map(generator_family),
-                         evaluated=frame["eval_set"].map(generator_family),
+    frame = frame.assign(trained=frame["train_generator"].map(family_of),
+                         evaluated=frame["eval_set"].map(family_of),
                          trained_detector=_trained_detector(frame))
     summary = frame.groupby(["trained_detector", "trained", "evaluated"], sort=False)["auc"].agg(
         ["count", "mean", "min", "max"]).reset_index()
